@@ -1,0 +1,156 @@
+//! Assembly: [`ChatCore`] wires a store, a broker and the writer into the three services,
+//! and [`Services`] is the bundle of trait objects a front end is built from.
+
+use crate::broker::{Broker, LocalBroker};
+use crate::config::Config;
+use crate::error::Result;
+use crate::service::{
+    AuthService, AuthServiceImpl, Authenticator, MembershipService, MembershipServiceImpl,
+    MessagingService, MessagingServiceImpl,
+};
+use crate::store::{self, Store};
+use crate::writer::Writer;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Whether the core can serve (the store answers).
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// `Ok` when healthy, `Unavailable` otherwise.
+    async fn check(&self) -> Result<()>;
+}
+
+struct StoreHealth(Arc<dyn Store>);
+
+#[async_trait]
+impl HealthCheck for StoreHealth {
+    async fn check(&self) -> Result<()> {
+        self.0.ping().await
+    }
+}
+
+/// The services a front end needs, as replaceable trait objects: swap `authenticator` (and
+/// `auth`) to plug in another identity source.
+#[derive(Clone)]
+pub struct Services {
+    /// Accounts, passwords, tokens, sessions.
+    pub auth: Arc<dyn AuthService>,
+    /// Turns credentials into actors.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// Chats and members.
+    pub membership: Arc<dyn MembershipService>,
+    /// Messages and subscriptions.
+    pub messaging: Arc<dyn MessagingService>,
+    /// Readiness of the backing store.
+    pub health: Arc<dyn HealthCheck>,
+}
+
+/// The running core: store, broker, group-commit writer and services.
+pub struct ChatCore {
+    store: Arc<dyn Store>,
+    broker: Arc<dyn Broker>,
+    writer: Arc<Writer>,
+    services: Services,
+    config: Arc<Config>,
+}
+
+impl ChatCore {
+    /// Opens the database `url` names (`sqlite://…`, `postgres://…`), applies migrations and
+    /// starts the writer with the in-process broker.
+    pub async fn open(url: &str, config: Config) -> Result<Self> {
+        let store = store::open(url, config.max_connections).await?;
+        let broker = Arc::new(LocalBroker::new(config.subscriber_buffer));
+        Self::with_parts(store, broker, config)
+    }
+
+    /// Builds the core on an opened store and a broker (Redis, or a shared local one).
+    pub fn with_parts(
+        store: Arc<dyn Store>,
+        broker: Arc<dyn Broker>,
+        config: Config,
+    ) -> Result<Self> {
+        let config = Arc::new(config);
+        // SQLite has one writer per process (it has one write lock anyway).
+        let shards = match store.backend() {
+            "sqlite" => 1,
+            _ => config.pg_writers,
+        };
+        let writer = Arc::new(Writer::start(
+            store.clone(),
+            broker.clone(),
+            shards,
+            config.max_batch,
+        ));
+        let auth = Arc::new(AuthServiceImpl::new(
+            store.clone(),
+            broker.clone(),
+            config.clone(),
+        )?);
+        let services = Services {
+            authenticator: auth.clone(),
+            auth,
+            membership: Arc::new(MembershipServiceImpl::new(store.clone(), broker.clone())),
+            messaging: Arc::new(MessagingServiceImpl::new(
+                store.clone(),
+                broker.clone(),
+                writer.clone(),
+                config.clone(),
+            )),
+            health: Arc::new(StoreHealth(store.clone())),
+        };
+        Ok(Self {
+            store,
+            broker,
+            writer,
+            services,
+            config,
+        })
+    }
+
+    /// The service bundle (cheap to clone).
+    pub fn services(&self) -> Services {
+        self.services.clone()
+    }
+
+    /// Accounts and authentication.
+    pub fn auth(&self) -> &Arc<dyn AuthService> {
+        &self.services.auth
+    }
+
+    /// Chats and members.
+    pub fn membership(&self) -> &Arc<dyn MembershipService> {
+        &self.services.membership
+    }
+
+    /// Messages and subscriptions.
+    pub fn messaging(&self) -> &Arc<dyn MessagingService> {
+        &self.services.messaging
+    }
+
+    /// The store (for tools and tests; front ends go through the services).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.broker
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Stops taking posts and waits until every queued one is stored. Services still held
+    /// elsewhere answer `Unavailable` to posts afterwards.
+    pub async fn shutdown(self) {
+        let Self {
+            writer, services, ..
+        } = self;
+        drop(services);
+        if let Ok(writer) = Arc::try_unwrap(writer) {
+            writer.shutdown().await;
+        }
+    }
+}

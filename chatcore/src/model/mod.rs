@@ -1,0 +1,65 @@
+//! The wire types: ids, users, chats, messages, pages and events. Everything here is plain
+//! data with serde; `chat-sdk` uses this module alone (chatcore without features).
+
+mod chat;
+mod event;
+mod ids;
+mod message;
+pub mod timestamp;
+mod user;
+
+pub use chat::{Chat, NewChat};
+pub use event::{Event, LegacyMessageFields, MessageEvent, RemovalReason};
+pub use ids::{ChatId, MessageId, UserId};
+pub use message::{Cursor, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Message, NewMessage, PageRequest};
+pub use user::{ProfileUpdate, Registration, User, UserDetail, UserFlagsUpdate};
+
+use serde::{Deserialize, Serialize};
+
+/// Answer of register: a token and the new account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// The API token (40 lowercase hex characters).
+    pub token: String,
+    /// The new account.
+    pub user: User,
+}
+
+/// Answer of login: a fresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The API token (40 lowercase hex characters).
+    pub token: String,
+}
+
+/// Username and password, as login takes them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// The login name (case is ignored).
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// A password change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordChange {
+    /// The current password.
+    pub old_password: String,
+    /// The new password; the same rules as at registration.
+    pub new_password: String,
+}
+
+/// The `{"message": "…"}` answer of membership changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Human-readable text, e.g. `User user4 added to chat`.
+    pub message: String,
+}
+
+/// A chat rename.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChatRename {
+    /// New name, 1–100 characters after trimming.
+    pub name: String,
+}

@@ -1,0 +1,113 @@
+//! The built-in [`MessagingService`]: posts go through the group-commit writer, history
+//! comes from the store, subscriptions join the broker with the store.
+
+use super::access::readable_chat;
+use super::{MessagingService, Posted, Subscription};
+use crate::auth::Actor;
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::error::Result;
+use crate::model::{ChatId, Message, NewMessage, PageRequest};
+use crate::store::{PendingMessage, Store};
+use crate::validate;
+use crate::writer::Writer;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Messages on a [`Store`], stored by a [`Writer`], fanned out by a [`Broker`].
+pub struct MessagingServiceImpl {
+    store: Arc<dyn Store>,
+    broker: Arc<dyn Broker>,
+    writer: Arc<Writer>,
+    config: Arc<Config>,
+}
+
+impl MessagingServiceImpl {
+    /// Builds the service.
+    pub fn new(
+        store: Arc<dyn Store>,
+        broker: Arc<dyn Broker>,
+        writer: Arc<Writer>,
+        config: Arc<Config>,
+    ) -> Self {
+        Self {
+            store,
+            broker,
+            writer,
+            config,
+        }
+    }
+}
+
+#[async_trait]
+impl MessagingService for MessagingServiceImpl {
+    async fn post(&self, actor: &Actor, chat: ChatId, message: NewMessage) -> Result<Posted> {
+        let content = validate::content(&message.content, self.config.max_message_chars)?;
+        let client_id = message
+            .client_id
+            .as_deref()
+            .map(validate::client_id)
+            .transpose()?;
+        // The chat and the membership are checked by the writer, under the chat's lock.
+        let stored = self
+            .writer
+            .submit(PendingMessage {
+                chat,
+                author: actor.user().clone(),
+                content,
+                client_id,
+            })
+            .await?;
+        let mut message = stored.message;
+        message.user = actor.view(message.user);
+        Ok(Posted {
+            message,
+            created: stored.created,
+        })
+    }
+
+    async fn history(
+        &self,
+        actor: &Actor,
+        chat: ChatId,
+        page: PageRequest,
+    ) -> Result<Vec<Message>> {
+        readable_chat(&*self.store, actor, chat).await?;
+        let mut messages = self.store.history(chat, page).await?;
+        for m in &mut messages {
+            if !actor.may_see_email_of(m.user.id) {
+                m.user.email.clear();
+            }
+        }
+        Ok(messages)
+    }
+
+    async fn subscribe(
+        &self,
+        actor: &Actor,
+        chat: ChatId,
+        after_seq: Option<i64>,
+    ) -> Result<Subscription> {
+        readable_chat(&*self.store, actor, chat).await?;
+        if after_seq.is_some_and(|a| a < 0) {
+            return Err(crate::Error::invalid(
+                "after_seq",
+                "must be zero or a positive integer",
+            ));
+        }
+        // Register first, then read where the chat stands: nothing committed in between is
+        // lost, since the live stream has it or the store does.
+        let receiver = self.broker.subscribe(chat);
+        let now_at = super::access::existing_chat(&*self.store, chat)
+            .await?
+            .last_seq;
+        Ok(Subscription::new(
+            self.store.clone(),
+            receiver,
+            actor.clone(),
+            chat,
+            after_seq.unwrap_or(now_at),
+            now_at,
+        ))
+    }
+}

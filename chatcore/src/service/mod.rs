@@ -1,0 +1,163 @@
+//! The three services every front end calls, as async traits, and their implementations.
+//! Every method takes the acting user; **all authorization is decided here**.
+
+mod access;
+mod auth;
+mod membership;
+mod messaging;
+mod subscription;
+
+pub use crate::broker::SharedEvent;
+pub use auth::AuthServiceImpl;
+pub use membership::MembershipServiceImpl;
+pub use messaging::MessagingServiceImpl;
+pub use subscription::Subscription;
+
+use crate::auth::{Actor, ClientInfo, Credential};
+use crate::error::Result;
+use crate::model::{
+    Chat, ChatId, Message, NewChat, NewMessage, Notice, PageRequest, ProfileUpdate, Registration,
+    User, UserDetail, UserFlagsUpdate, UserId,
+};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// The plug-in seam for authentication: turns a credential into an [`Actor`]. The built-in
+/// one checks tokens, Basic passwords and sessions against the store; an application can
+/// supply its own (a company directory, say) that provisions local users through
+/// [`AuthService::provision`].
+#[async_trait]
+pub trait Authenticator: Send + Sync {
+    /// Checks `credential`; a wrong one is `Unauthenticated` (tokens, sessions) or
+    /// `InvalidCredentials` (Basic), an inactive user is refused the same way.
+    async fn authenticate(&self, credential: &Credential, client: &ClientInfo) -> Result<Actor>;
+}
+
+/// A newly created browser session.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The cookie value (64 hex characters); the store keeps only its SHA-256.
+    pub id: String,
+    /// The CSRF token forms and unsafe requests must carry.
+    pub csrf_token: String,
+    /// When the session ends.
+    pub expires_at: OffsetDateTime,
+    /// The logged-in user.
+    pub actor: Actor,
+}
+
+/// An identity vouched for by an external authenticator.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalIdentity {
+    /// The username to use (and match) locally.
+    pub username: String,
+    /// E-mail address, may be empty.
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+}
+
+/// Accounts, passwords, tokens and sessions.
+#[async_trait]
+pub trait AuthService: Authenticator {
+    /// Creates an account and returns it with its first API token. `Forbidden` when
+    /// registration is closed, `Conflict` when the username is taken.
+    async fn register(&self, registration: Registration) -> Result<(User, String)>;
+    /// Checks a password and mints a new API token.
+    async fn login(&self, username: &str, password: &str, client: &ClientInfo) -> Result<String>;
+    /// Revokes one API token (the one the client presented).
+    async fn logout(&self, token: &str) -> Result<()>;
+    /// Checks a password and opens a browser session.
+    async fn create_session(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<NewSession>;
+    /// Ends a browser session (unknown ids are ignored).
+    async fn end_session(&self, session_id: &str) -> Result<()>;
+    /// The actor's own account, with flags.
+    async fn me(&self, actor: &Actor) -> Result<UserDetail>;
+    /// Changes the actor's names or e-mail.
+    async fn update_profile(&self, actor: &Actor, update: ProfileUpdate) -> Result<UserDetail>;
+    /// Changes the actor's password after checking the old one; revokes every token and
+    /// session of the user and returns a fresh token.
+    async fn change_password(&self, actor: &Actor, old: &str, new: &str) -> Result<String>;
+    /// Lists accounts matching `query` (admins only).
+    async fn list_users(
+        &self,
+        actor: &Actor,
+        query: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<UserDetail>>;
+    /// Sets `is_active` / `is_superuser` of an account (admins only). Deactivation revokes
+    /// the user's tokens and sessions and ends their subscriptions.
+    async fn update_user(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        update: UserFlagsUpdate,
+    ) -> Result<UserDetail>;
+    /// Creates an admin account (the CLI's `createsuperuser`; trusted caller, no actor).
+    async fn create_superuser(&self, registration: Registration) -> Result<User>;
+    /// Sets a password by username (the CLI's `changepassword`; trusted caller, no actor).
+    async fn set_password(&self, username: &str, password: &str) -> Result<()>;
+    /// The actor for an existing active user (for trusted embedding code).
+    async fn actor_for(&self, user: UserId) -> Result<Actor>;
+    /// Finds or creates the local account of an externally authenticated identity.
+    async fn provision(&self, identity: ExternalIdentity) -> Result<Actor>;
+}
+
+/// Chats and who is in them.
+#[async_trait]
+pub trait MembershipService: Send + Sync {
+    /// Creates a chat with initial members (admins only).
+    async fn create_chat(&self, actor: &Actor, chat: NewChat) -> Result<Chat>;
+    /// Renames a chat (admins only).
+    async fn rename_chat(&self, actor: &Actor, chat: ChatId, name: &str) -> Result<Chat>;
+    /// Deletes a chat with its history (admins only).
+    async fn delete_chat(&self, actor: &Actor, chat: ChatId) -> Result<()>;
+    /// One chat (members and admins).
+    async fn get_chat(&self, actor: &Actor, chat: ChatId) -> Result<Chat>;
+    /// The actor's chats; an admin gets every chat.
+    async fn list_chats(&self, actor: &Actor) -> Result<Vec<Chat>>;
+    /// Adds a member (admins only). Adding a member again is not an error.
+    async fn add_member(&self, actor: &Actor, chat: ChatId, user: UserId) -> Result<Notice>;
+    /// Removes a member (admins; any member may remove themself, which is leaving).
+    async fn remove_member(&self, actor: &Actor, chat: ChatId, user: UserId) -> Result<Notice>;
+    /// The actor leaves the chat.
+    async fn leave(&self, actor: &Actor, chat: ChatId) -> Result<Notice>;
+    /// The chat's members (members and admins).
+    async fn members(&self, actor: &Actor, chat: ChatId) -> Result<Vec<User>>;
+}
+
+/// The result of a post: the stored message, and whether this call stored it (`false` when a
+/// retried `client_id` found the message stored before).
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// The stored message.
+    pub message: Message,
+    /// Whether this call stored it.
+    pub created: bool,
+}
+
+/// Messages: post, read, subscribe.
+#[async_trait]
+pub trait MessagingService: Send + Sync {
+    /// Stores a message (members only) and fans it out after commit.
+    async fn post(&self, actor: &Actor, chat: ChatId, message: NewMessage) -> Result<Posted>;
+    /// A page of history, oldest first (members and admins).
+    async fn history(&self, actor: &Actor, chat: ChatId, page: PageRequest)
+    -> Result<Vec<Message>>;
+    /// Live events of a chat (members and admins): first the stored messages after
+    /// `after_seq` (none when `None`), then live events, without gaps or duplicates.
+    async fn subscribe(
+        &self,
+        actor: &Actor,
+        chat: ChatId,
+        after_seq: Option<i64>,
+    ) -> Result<Subscription>;
+}

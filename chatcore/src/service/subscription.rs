@@ -1,0 +1,180 @@
+//! A live subscription to one chat: the stored backlog, then live events, with no gap and
+//! no duplicate. It tracks the last delivered `seq`: a live message at or below it is
+//! dropped, the next one is delivered, a later one (or a membership event whose `at_seq` is
+//! ahead) first reads the missing range from the store, which has it because per-chat
+//! commit order is `seq` order.
+
+use crate::auth::Actor;
+use crate::broker::{EventFrame, SharedEvent};
+use crate::error::Result;
+use crate::model::{ChatId, Event, PageRequest};
+use crate::store::Store;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+/// Messages read from the store per catch-up query.
+const CATCH_UP_PAGE: u32 = 200;
+
+/// The event stream of one chat for one actor. Call [`Subscription::next`] until `None`.
+pub struct Subscription {
+    store: Arc<dyn Store>,
+    receiver: broadcast::Receiver<SharedEvent>,
+    viewer: Actor,
+    chat: ChatId,
+    /// The last `seq` delivered (or skipped as already known to the client).
+    last_seq: i64,
+    /// Deliver stored messages up to this `seq` before anything live.
+    catch_up_to: i64,
+    backlog: VecDeque<SharedEvent>,
+    /// A live event waiting for the catch-up before it.
+    held: Option<SharedEvent>,
+    ended: bool,
+}
+
+enum Admission {
+    Deliver,
+    Skip,
+    CatchUpTo(i64),
+}
+
+impl Subscription {
+    pub(super) fn new(
+        store: Arc<dyn Store>,
+        receiver: broadcast::Receiver<SharedEvent>,
+        viewer: Actor,
+        chat: ChatId,
+        after_seq: i64,
+        chat_last_seq: i64,
+    ) -> Self {
+        Self {
+            store,
+            receiver,
+            viewer,
+            chat,
+            last_seq: after_seq,
+            catch_up_to: chat_last_seq,
+            backlog: VecDeque::new(),
+            held: None,
+            ended: false,
+        }
+    }
+
+    /// The chat this subscription follows.
+    pub fn chat(&self) -> ChatId {
+        self.chat
+    }
+
+    /// The last `seq` delivered: where a client resumes from (`after_seq`).
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
+    /// The next event; `None` once the stream has ended (after `lagged`, `chat_deleted`, or
+    /// the viewer's own removal), or on a store failure, which is logged.
+    pub async fn next(&mut self) -> Option<SharedEvent> {
+        match self.try_next().await {
+            Ok(event) => event,
+            Err(_) => {
+                self.ended = true;
+                None
+            }
+        }
+    }
+
+    async fn try_next(&mut self) -> Result<Option<SharedEvent>> {
+        loop {
+            if let Some(event) = self.backlog.pop_front() {
+                return Ok(Some(event));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            if self.catch_up_to > self.last_seq {
+                self.read_backlog().await?;
+                continue;
+            }
+            let event = match self.held.take() {
+                Some(event) => event,
+                None => match self.receiver.recv().await {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(_)) => {
+                        self.ended = true;
+                        return Ok(Some(EventFrame::new(Event::Lagged {
+                            chat: self.chat,
+                            last_seq: self.last_seq,
+                        })));
+                    }
+                    Err(RecvError::Closed) => return Ok(None),
+                },
+            };
+            match self.admit(&event) {
+                Admission::Skip => continue,
+                Admission::CatchUpTo(seq) => {
+                    self.catch_up_to = seq;
+                    self.held = Some(event);
+                }
+                Admission::Deliver => return Ok(Some(event)),
+            }
+        }
+    }
+
+    fn admit(&mut self, frame: &SharedEvent) -> Admission {
+        match frame.event() {
+            Event::Message(m) => {
+                let seq = m.message.seq;
+                if seq <= self.last_seq {
+                    Admission::Skip
+                } else if seq == self.last_seq + 1 {
+                    self.last_seq = seq;
+                    Admission::Deliver
+                } else {
+                    Admission::CatchUpTo(seq - 1)
+                }
+            }
+            Event::MemberAdded { at_seq, .. } | Event::ChatRenamed { at_seq, .. }
+                if *at_seq > self.last_seq =>
+            {
+                Admission::CatchUpTo(*at_seq)
+            }
+            Event::MemberRemoved { at_seq, .. } | Event::ChatDeleted { at_seq, .. }
+                if *at_seq > self.last_seq =>
+            {
+                Admission::CatchUpTo(*at_seq)
+            }
+            Event::MemberRemoved { user, .. } => {
+                if user.id == self.viewer.id() && !self.viewer.is_admin() {
+                    self.ended = true;
+                }
+                Admission::Deliver
+            }
+            Event::ChatDeleted { .. } => {
+                self.ended = true;
+                Admission::Deliver
+            }
+            Event::MemberAdded { .. } | Event::ChatRenamed { .. } | Event::Lagged { .. } => {
+                Admission::Deliver
+            }
+        }
+    }
+
+    async fn read_backlog(&mut self) -> Result<()> {
+        let page = PageRequest::after(self.last_seq, CATCH_UP_PAGE)?;
+        let messages = self.store.history(self.chat, page).await?;
+        let mut progressed = false;
+        for message in messages {
+            if message.seq != self.last_seq + 1 || message.seq > self.catch_up_to {
+                break;
+            }
+            self.last_seq = message.seq;
+            progressed = true;
+            self.backlog
+                .push_back(EventFrame::new(Event::message(message)));
+        }
+        if !progressed {
+            // The range is not in the store (the chat was deleted meanwhile): stop waiting.
+            self.catch_up_to = self.last_seq;
+        }
+        Ok(())
+    }
+}

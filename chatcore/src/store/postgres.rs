@@ -1,0 +1,46 @@
+//! The PostgreSQL adapter, for several server nodes sharing one database. Row locks on
+//! `chats` order each chat's writes; the rest is the shared SQL of `sql.rs`.
+
+use super::sql::impl_sql_store;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::str::FromStr;
+
+/// The migrations of this backend, embedded at compile time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// [`Store`](super::Store) on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` and applies pending migrations. With `schema`, every connection
+    /// uses that schema first in its `search_path` (tests give each test its own).
+    pub async fn open(url: &str, max_connections: u32, schema: Option<&str>) -> Result<Self> {
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|e| crate::Error::invalid("database_url", e.to_string()))?;
+        if let Some(schema) = schema {
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await
+            .map_err(|e| crate::Error::internal("connect postgres", e))?;
+        super::migrate(&MIGRATOR, &pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool (for tests that read tables directly).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await
+    }
+}
+
+impl_sql_store!(PgStore, Postgres, "postgres");

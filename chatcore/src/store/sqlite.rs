@@ -1,0 +1,49 @@
+//! The SQLite adapter: the embedded default (`sqlite://chat.db`). WAL, foreign keys on,
+//! `synchronous=FULL` (acknowledged means durable), `busy_timeout` 5 s, and every write
+//! transaction `BEGIN IMMEDIATE` so writers queue for the lock instead of failing on upgrade.
+
+use super::sql::impl_sql_store;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The migrations of this backend, embedded at compile time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// [`Store`](super::Store) on SQLite.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` and applies pending migrations.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| crate::Error::invalid("database_url", e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await
+            .map_err(|e| crate::Error::internal("open sqlite", e))?;
+        super::migrate(&MIGRATOR, &pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool (for tests that read tables directly).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl_sql_store!(SqliteStore, Sqlite, "sqlite");

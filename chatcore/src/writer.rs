@@ -1,0 +1,101 @@
+//! The group-commit writer: posts queue here and a writer task stores whatever is waiting
+//! (up to `max_batch`) in one transaction, then publishes each new message and answers its
+//! sender. SQLite has one writer; PostgreSQL has several, sharded by chat id, so every
+//! chat's messages still commit and publish in `seq` order.
+
+use crate::broker::{Broker, EventFrame};
+use crate::error::{Error, Result};
+use crate::model::{Event, timestamp};
+use crate::store::{PendingMessage, Store, StoredMessage};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+struct Job {
+    item: PendingMessage,
+    reply: oneshot::Sender<Result<StoredMessage>>,
+}
+
+/// Handle to the writer tasks.
+pub struct Writer {
+    shards: Vec<mpsc::Sender<Job>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts `shards` writer tasks storing up to `max_batch` messages per transaction.
+    pub fn start(
+        store: Arc<dyn Store>,
+        broker: Arc<dyn Broker>,
+        shards: usize,
+        max_batch: usize,
+    ) -> Self {
+        let max_batch = max_batch.max(1);
+        let (senders, tasks) = (0..shards.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(max_batch * 4);
+                let task = tokio::spawn(run(rx, store.clone(), broker.clone(), max_batch));
+                (tx, task)
+            })
+            .unzip();
+        Self {
+            shards: senders,
+            tasks,
+        }
+    }
+
+    /// Queues a message and waits until it is committed (or rejected).
+    pub async fn submit(&self, item: PendingMessage) -> Result<StoredMessage> {
+        let shard = item.chat.0.rem_euclid(self.shards.len() as i64) as usize;
+        let (reply, answer) = oneshot::channel();
+        self.shards[shard]
+            .send(Job { item, reply })
+            .await
+            .map_err(|_| Error::Unavailable {
+                retry_after: std::time::Duration::from_secs(1),
+            })?;
+        answer
+            .await
+            .map_err(|_| Error::internal("writer", "writer task ended"))?
+    }
+
+    /// Stops accepting posts and waits until everything queued is stored.
+    pub async fn shutdown(self) {
+        drop(self.shards);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    broker: Arc<dyn Broker>,
+    max_batch: usize,
+) {
+    let mut jobs = Vec::with_capacity(max_batch);
+    // Takes whatever is queued, waiting only when nothing is (no linger timer).
+    while rx.recv_many(&mut jobs, max_batch).await > 0 {
+        let (items, replies): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| (j.item, j.reply)).unzip();
+        match store.store_messages(&items, timestamp::now()).await {
+            Ok(results) => {
+                for (result, reply) in results.into_iter().zip(replies) {
+                    if let Ok(stored) = &result {
+                        if stored.created {
+                            broker
+                                .publish(EventFrame::new(Event::message(stored.message.clone())))
+                                .await;
+                        }
+                    }
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
