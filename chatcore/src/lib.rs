@@ -24,6 +24,8 @@ pub mod core;
 pub mod service;
 #[cfg(feature = "engine")]
 pub mod store;
+#[cfg(feature = "postgres")]
+pub mod testing;
 #[cfg(feature = "engine")]
 pub mod writer;
 
