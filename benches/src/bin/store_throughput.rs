@@ -1,0 +1,310 @@
+//! Messages stored per second through `MessagingService::post` (validation, the
+//! group-commit writer, the store), on SQLite and PostgreSQL, with 1, 8 and 64 concurrent
+//! posters, group commit (`max_batch = 256`) against one transaction per message
+//! (`max_batch = 1`). Prints markdown tables of throughput and post latency.
+//!
+//! ```text
+//! cargo run --release -p benches --bin store_throughput -- \
+//!     [--secs 3] [--warmup-ms 500] [--posters 1,8,64] [--batches 256,1] \
+//!     [--backends sqlite,postgres] [--scenarios one-chat,chat-per-poster] [--sqlite-dir /tmp]
+//! ```
+//!
+//! PostgreSQL is the database of `CHAT_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); every measurement gets its own schema, and
+//! every SQLite measurement its own file, so each starts from empty tables.
+
+use benches::{Backend, BenchCore, Percentiles, arg, create_users, list_arg, ms};
+use chatcore::model::{ChatId, NewChat, NewMessage};
+use chatcore::{Actor, Config};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the posters are spread over chats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// Every poster is a member of one shared chat (contention on one chat row).
+    OneChat,
+    /// Each poster has a chat of their own.
+    ChatPerPoster,
+}
+
+impl Scenario {
+    fn parse(s: &str) -> Self {
+        match s {
+            "one-chat" => Scenario::OneChat,
+            "chat-per-poster" => Scenario::ChatPerPoster,
+            other => panic!("unknown scenario {other:?} (one-chat, chat-per-poster)"),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Scenario::OneChat => "one chat",
+            Scenario::ChatPerPoster => "chat per poster",
+        }
+    }
+}
+
+/// One measurement's settings.
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    scenario: Scenario,
+    posters: usize,
+    max_batch: usize,
+}
+
+/// One measurement's result.
+struct Outcome {
+    cell: Cell,
+    /// Posts started in the measured window and acknowledged.
+    measured: usize,
+    /// From the end of the warm-up to the last measured acknowledgement.
+    elapsed: Duration,
+    latency: Percentiles,
+    /// Posts that failed (there should be none).
+    errors: usize,
+}
+
+impl Outcome {
+    fn per_second(&self) -> f64 {
+        self.measured as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+/// What one poster task reports: (start offset from the warm-up end, latency) of each
+/// measured post, the number of acknowledged posts in all, and failures.
+struct PosterReport {
+    measured: Vec<(Duration, Duration)>,
+    acknowledged: usize,
+    errors: usize,
+}
+
+#[tokio::main]
+async fn main() {
+    let secs: f64 = arg("--secs").map_or(3.0, |v| v.parse().expect("--secs: a number"));
+    let warmup_ms: u64 = arg("--warmup-ms").map_or(500, |v| v.parse().expect("--warmup-ms"));
+    let posters: Vec<usize> = list_arg("--posters", &[1, 8, 64]);
+    let batches: Vec<usize> = list_arg("--batches", &[256, 1]);
+    let backends: Vec<String> = list_arg("--backends", &["sqlite".into(), "postgres".into()]);
+    let scenarios: Vec<Scenario> = list_arg(
+        "--scenarios",
+        &["one-chat".to_owned(), "chat-per-poster".to_owned()],
+    )
+    .iter()
+    .map(|s| Scenario::parse(s))
+    .collect();
+    let sqlite_dir = arg("--sqlite-dir").map_or_else(std::env::temp_dir, Into::into);
+    let window = Duration::from_secs_f64(secs);
+    let warmup = Duration::from_millis(warmup_ms);
+
+    println!(
+        "# store throughput: {secs} s per measurement after {warmup_ms} ms warm-up, {} cores\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    for backend_name in &backends {
+        let backend = match backend_name.as_str() {
+            "sqlite" => Backend::Sqlite(sqlite_dir.clone()),
+            "postgres" => Backend::postgres_from_env(),
+            other => panic!("unknown backend {other:?} (sqlite, postgres)"),
+        };
+        let mut outcomes = Vec::new();
+        for &scenario in &scenarios {
+            for &n in &posters {
+                for &max_batch in &batches {
+                    let cell = Cell {
+                        scenario,
+                        posters: n,
+                        max_batch,
+                    };
+                    match measure(&backend, cell, warmup, window).await {
+                        Ok(outcome) => {
+                            eprintln!(
+                                "{} {:?}: {:.0} msgs/s",
+                                backend.label(),
+                                cell,
+                                outcome.per_second()
+                            );
+                            outcomes.push(outcome);
+                        }
+                        Err(e) => {
+                            eprintln!("{} {cell:?}: FAILED: {e}", backend.label());
+                        }
+                    }
+                }
+            }
+        }
+        print_table(&backend, &outcomes);
+    }
+}
+
+async fn measure(
+    backend: &Backend,
+    cell: Cell,
+    warmup: Duration,
+    window: Duration,
+) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let config = Config {
+        max_batch: cell.max_batch,
+        ..Config::for_tests()
+    };
+    let bench = BenchCore::open(backend, config).await?;
+    let core = bench.core();
+    let (admin, users) = create_users(core, "poster", cell.posters).await?;
+    let chats: Vec<ChatId> = match cell.scenario {
+        Scenario::OneChat => {
+            let everyone = users.iter().map(Actor::id).collect();
+            let chat = core
+                .membership()
+                .create_chat(&admin, new_chat("load", everyone))
+                .await?;
+            vec![chat.id; users.len()]
+        }
+        Scenario::ChatPerPoster => {
+            let mut chats = Vec::with_capacity(users.len());
+            for (i, user) in users.iter().enumerate() {
+                let chat = core
+                    .membership()
+                    .create_chat(&admin, new_chat(&format!("load {i}"), vec![user.id()]))
+                    .await?;
+                chats.push(chat.id);
+            }
+            chats
+        }
+    };
+
+    let start = Instant::now() + Duration::from_millis(50);
+    let measured_from = start + warmup;
+    let until = measured_from + window;
+    let tasks: Vec<_> = users
+        .into_iter()
+        .zip(chats.iter().copied())
+        .enumerate()
+        .map(|(i, (user, chat))| {
+            let messaging = Arc::clone(core.messaging());
+            tokio::spawn(async move {
+                tokio::time::sleep_until(start.into()).await;
+                let mut report = PosterReport {
+                    measured: Vec::new(),
+                    acknowledged: 0,
+                    errors: 0,
+                };
+                let mut k = 0_u64;
+                loop {
+                    let began = Instant::now();
+                    if began >= until {
+                        break;
+                    }
+                    k += 1;
+                    let content = format!("message {k} from poster {i}: the quick brown fox");
+                    let result = messaging
+                        .post(
+                            &user,
+                            chat,
+                            NewMessage {
+                                content,
+                                client_id: None,
+                            },
+                        )
+                        .await;
+                    let done = Instant::now();
+                    match result {
+                        Ok(_) => {
+                            report.acknowledged += 1;
+                            if began >= measured_from {
+                                report.measured.push((done - measured_from, done - began));
+                            }
+                        }
+                        Err(e) => {
+                            report.errors += 1;
+                            if report.errors == 1 {
+                                eprintln!("poster {i}: post failed: {e:?}");
+                            }
+                        }
+                    }
+                }
+                report
+            })
+        })
+        .collect();
+
+    let mut latencies = Vec::new();
+    let mut elapsed = Duration::ZERO;
+    let mut acknowledged = 0;
+    let mut errors = 0;
+    for task in tasks {
+        let report = task.await?;
+        acknowledged += report.acknowledged;
+        errors += report.errors;
+        for (finished_at, latency) in report.measured {
+            elapsed = elapsed.max(finished_at);
+            latencies.push(latency);
+        }
+    }
+
+    // Every acknowledged post is stored, with no gap in any chat's seq.
+    let mut distinct = chats.clone();
+    distinct.dedup();
+    let mut stored = 0;
+    for chat in distinct {
+        stored += core.membership().get_chat(&admin, chat).await?.last_seq;
+    }
+    if stored != acknowledged as i64 {
+        return Err(format!(
+            "{acknowledged} posts were acknowledged but the chats' last_seq add up to {stored}"
+        )
+        .into());
+    }
+
+    bench.shutdown().await;
+    Ok(Outcome {
+        cell,
+        measured: latencies.len(),
+        elapsed,
+        latency: Percentiles::of(&mut latencies),
+        errors,
+    })
+}
+
+fn new_chat(name: &str, participants: Vec<chatcore::model::UserId>) -> NewChat {
+    NewChat {
+        name: name.to_owned(),
+        participants,
+    }
+}
+
+fn print_table(backend: &Backend, outcomes: &[Outcome]) {
+    println!("## {}\n", backend.label());
+    println!(
+        "| scenario | posters | writes | msgs/s | vs 1 tx/msg | p50 ms | p99 ms | max ms | errors |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+    for o in outcomes {
+        let baseline = outcomes.iter().find(|b| {
+            b.cell.max_batch == 1
+                && b.cell.scenario == o.cell.scenario
+                && b.cell.posters == o.cell.posters
+        });
+        let ratio = match baseline {
+            Some(b) if o.cell.max_batch != 1 => {
+                format!("{:.1}×", o.per_second() / b.per_second().max(f64::EPSILON))
+            }
+            _ => "—".to_owned(),
+        };
+        let writes = if o.cell.max_batch == 1 {
+            "1 tx per message".to_owned()
+        } else {
+            format!("group commit ≤{}", o.cell.max_batch)
+        };
+        println!(
+            "| {} | {} | {writes} | {:.0} | {ratio} | {} | {} | {} | {} |",
+            o.cell.scenario.label(),
+            o.cell.posters,
+            o.per_second(),
+            ms(o.latency.p50),
+            ms(o.latency.p99),
+            ms(o.latency.max),
+            o.errors,
+        );
+    }
+    println!();
+}
