@@ -81,12 +81,11 @@ async fn run(
         match store.store_messages(&items, timestamp::now()).await {
             Ok(results) => {
                 for (result, reply) in results.into_iter().zip(replies) {
-                    if let Ok(stored) = &result {
-                        if stored.created {
-                            broker
-                                .publish(EventFrame::new(Event::message(stored.message.clone())))
-                                .await;
-                        }
+                    if let Ok(stored) = &result
+                        && stored.created
+                    {
+                        let event = Event::message(stored.message.clone());
+                        broker.publish(EventFrame::new(event)).await;
                     }
                     let _ = reply.send(result);
                 }

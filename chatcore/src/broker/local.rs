@@ -28,11 +28,11 @@ impl LocalBroker {
     pub fn deliver(&self, event: SharedEvent) {
         let chat = event.event().chat();
         let mut chats = self.chats.lock().expect("broker mutex is never poisoned");
-        if let Some(sender) = chats.get(&chat) {
-            if sender.send(event).is_err() {
-                // Nobody listens any more: forget the channel.
-                chats.remove(&chat);
-            }
+        if let Some(sender) = chats.get(&chat)
+            && sender.send(event).is_err()
+        {
+            // Nobody listens any more: forget the channel.
+            chats.remove(&chat);
         }
     }
 

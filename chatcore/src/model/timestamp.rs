@@ -52,9 +52,9 @@ mod tests {
 
     #[test]
     fn wire_format_has_six_digits_and_a_numeric_offset() {
-        let t = OffsetDateTime::from_unix_timestamp_nanos(1_795_000_000_123_456_789).unwrap();
-        assert_eq!(format(&truncate(t)), "2026-11-18T09:46:40.123456+00:00");
-        let whole = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
-        assert_eq!(format(&whole), "2026-11-18T09:46:40.000000+00:00");
+        let t = time::macros::datetime!(2026-11-24 12:21:11.386088999 +03:00);
+        assert_eq!(format(&truncate(t)), "2026-11-24T09:21:11.386088+00:00");
+        let whole = time::macros::datetime!(2026-11-24 09:21:11 UTC);
+        assert_eq!(format(&whole), "2026-11-24T09:21:11.000000+00:00");
     }
 }

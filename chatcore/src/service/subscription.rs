@@ -38,6 +38,17 @@ enum Admission {
     CatchUpTo(i64),
 }
 
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("chat", &self.chat)
+            .field("viewer", &self.viewer.id())
+            .field("last_seq", &self.last_seq)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Subscription {
     pub(super) fn new(
         store: Arc<dyn Store>,

@@ -160,7 +160,7 @@ macro_rules! impl_sql_store {
                         Some(m) => *m,
                         None => {
                             let m: Option<i64> = sqlx::query_scalar(
-                                "SELECT 1 FROM memberships WHERE chat_id = $1 AND user_id = $2",
+                                "SELECT CAST(1 AS BIGINT) FROM memberships WHERE chat_id = $1 AND user_id = $2",
                             )
                             .bind(chat)
                             .bind(author)
@@ -653,7 +653,7 @@ macro_rules! impl_sql_store {
 
             async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
                 let row: Option<i64> =
-                    sqlx::query_scalar("SELECT 1 FROM memberships WHERE chat_id = $1 AND user_id = $2")
+                    sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM memberships WHERE chat_id = $1 AND user_id = $2")
                         .bind(chat)
                         .bind(user)
                         .fetch_optional(&self.pool)

@@ -1,0 +1,9 @@
+//! The chatcore contract suite: every test runs against SQLite and, when
+//! `CHAT_TEST_POSTGRES_URL` is set, against PostgreSQL (each test in its own schema).
+
+mod fixture;
+
+mod auth;
+mod membership;
+mod messaging;
+mod subscription;

@@ -1,0 +1,417 @@
+//! Chats and membership: the authorization matrix and every rule of DESIGN.md.
+
+use crate::fixture::{TestCore, contract_tests, kind};
+use chatcore::model::{
+    ChatId, Event, NewChat, NewMessage, PageRequest, RemovalReason, UserFlagsUpdate, UserId,
+};
+use chatcore::{Actor, ErrorKind};
+
+contract_tests!(
+    the_authorization_matrix_holds_for_every_call,
+    a_missing_chat_is_not_found_for_everyone,
+    membership_changes_answer_the_originals_messages,
+    members_leave_and_admins_remove,
+    chat_names_and_participants_are_validated,
+    only_admins_and_themselves_see_email_addresses,
+    admins_list_every_chat_and_members_their_own,
+    chat_lists_carry_the_last_message,
+);
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    NonMember,
+    Member,
+    Admin,
+}
+
+/// Expected outcome per caller: `Ok(())` or the error kind.
+type Expect = [(Who, Result<(), ErrorKind>); 3];
+
+async fn the_authorization_matrix_holds_for_every_call(t: TestCore) {
+    use ErrorKind::Forbidden;
+    let admin = t.admin("root").await;
+    let member = t.user("member").await;
+    let outsider = t.user("outsider").await;
+    let extra = t.user("extra").await;
+    let chat = t.chat(&admin, "general", &[&member]).await;
+    let actor = |who: Who| -> &Actor {
+        match who {
+            Who::NonMember => &outsider,
+            Who::Member => &member,
+            Who::Admin => &admin,
+        }
+    };
+    let reads: Expect = [
+        (Who::NonMember, Err(Forbidden)),
+        (Who::Member, Ok(())),
+        (Who::Admin, Ok(())),
+    ];
+    let admin_only: Expect = [
+        (Who::NonMember, Err(Forbidden)),
+        (Who::Member, Err(Forbidden)),
+        (Who::Admin, Ok(())),
+    ];
+    // Admins read every chat but post only where they are members.
+    let post: Expect = [
+        (Who::NonMember, Err(Forbidden)),
+        (Who::Member, Ok(())),
+        (Who::Admin, Err(Forbidden)),
+    ];
+    let m = t.core.membership();
+    let msg = t.core.messaging();
+    for (who, expected) in reads {
+        let a = actor(who);
+        assert_eq!(
+            m.get_chat(a, chat).await.map(drop).map_err(|e| e.kind()),
+            expected,
+            "get_chat {who:?}"
+        );
+        assert_eq!(
+            m.members(a, chat).await.map(drop).map_err(|e| e.kind()),
+            expected,
+            "members {who:?}"
+        );
+        assert_eq!(
+            msg.history(a, chat, PageRequest::default())
+                .await
+                .map(drop)
+                .map_err(|e| e.kind()),
+            expected,
+            "history {who:?}"
+        );
+        assert_eq!(
+            msg.subscribe(a, chat, None)
+                .await
+                .map(drop)
+                .map_err(|e| e.kind()),
+            expected,
+            "subscribe {who:?}"
+        );
+    }
+    for (who, expected) in post {
+        let posted = msg
+            .post(
+                actor(who),
+                chat,
+                NewMessage {
+                    content: "hi".into(),
+                    client_id: None,
+                },
+            )
+            .await;
+        assert_eq!(
+            posted.map(drop).map_err(|e| e.kind()),
+            expected,
+            "post {who:?}"
+        );
+    }
+    for (who, expected) in admin_only {
+        let a = actor(who);
+        let new = NewChat {
+            name: "x".into(),
+            participants: vec![],
+        };
+        assert_eq!(
+            m.create_chat(a, new).await.map(drop).map_err(|e| e.kind()),
+            expected,
+            "create {who:?}"
+        );
+        assert_eq!(
+            m.rename_chat(a, chat, "renamed")
+                .await
+                .map(drop)
+                .map_err(|e| e.kind()),
+            expected,
+            "rename {who:?}"
+        );
+        assert_eq!(
+            m.add_member(a, chat, extra.id())
+                .await
+                .map(drop)
+                .map_err(|e| e.kind()),
+            expected,
+            "add {who:?}"
+        );
+        let removed = m.remove_member(a, chat, extra.id()).await;
+        assert_eq!(
+            removed.map(drop).map_err(|e| e.kind()),
+            expected,
+            "remove {who:?}"
+        );
+    }
+    // Users: admins only.
+    assert_eq!(
+        kind(t.core.auth().list_users(&member, "", 10, 0).await),
+        Forbidden
+    );
+    let flags = UserFlagsUpdate {
+        is_active: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(
+        kind(t.core.auth().update_user(&member, extra.id(), flags).await),
+        Forbidden
+    );
+    // Delete last: non-admins are refused, the admin succeeds.
+    assert_eq!(kind(m.delete_chat(&outsider, chat).await), Forbidden);
+    assert_eq!(kind(m.delete_chat(&member, chat).await), Forbidden);
+    m.delete_chat(&admin, chat).await.unwrap();
+    assert_eq!(
+        t.raw.count("chats").await,
+        1,
+        "only the chat made by the matrix remains"
+    );
+}
+
+async fn a_missing_chat_is_not_found_for_everyone(t: TestCore) {
+    let admin = t.admin("root").await;
+    let user = t.user("bob").await;
+    let missing = ChatId(4242);
+    let m = t.core.membership();
+    let msg = t.core.messaging();
+    for a in [&admin, &user] {
+        assert_eq!(kind(m.get_chat(a, missing).await), ErrorKind::NotFound);
+        assert_eq!(kind(m.members(a, missing).await), ErrorKind::NotFound);
+        assert_eq!(
+            kind(m.rename_chat(a, missing, "x").await),
+            ErrorKind::NotFound
+        );
+        assert_eq!(kind(m.delete_chat(a, missing).await), ErrorKind::NotFound);
+        assert_eq!(
+            kind(m.add_member(a, missing, user.id()).await),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            kind(m.remove_member(a, missing, user.id()).await),
+            ErrorKind::NotFound
+        );
+        assert_eq!(kind(m.leave(a, missing).await), ErrorKind::NotFound);
+        assert_eq!(
+            kind(msg.history(a, missing, PageRequest::default()).await),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            kind(msg.subscribe(a, missing, None).await),
+            ErrorKind::NotFound
+        );
+        let post = msg
+            .post(
+                a,
+                missing,
+                NewMessage {
+                    content: "hi".into(),
+                    client_id: None,
+                },
+            )
+            .await;
+        assert_eq!(kind(post), ErrorKind::NotFound);
+    }
+}
+
+async fn membership_changes_answer_the_originals_messages(t: TestCore) {
+    let admin = t.admin("root").await;
+    let user4 = t.user("user4").await;
+    let chat = t.chat(&admin, "general", &[]).await;
+    let m = t.core.membership();
+    let mut events = t
+        .core
+        .messaging()
+        .subscribe(&admin, chat, None)
+        .await
+        .unwrap();
+    let added = m.add_member(&admin, chat, user4.id()).await.unwrap();
+    assert_eq!(added.message, "User user4 added to chat");
+    // Adding again: same answer, no second event.
+    assert_eq!(m.add_member(&admin, chat, user4.id()).await.unwrap(), added);
+    let removed = m.remove_member(&admin, chat, user4.id()).await.unwrap();
+    assert_eq!(removed.message, "User user4 removed from chat");
+    // Removing a non-member: 404.
+    assert_eq!(
+        kind(m.remove_member(&admin, chat, user4.id()).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(m.add_member(&admin, chat, UserId(999)).await),
+        ErrorKind::NotFound
+    );
+    let first = events.next().await.unwrap();
+    assert!(
+        matches!(first.event(), Event::MemberAdded { user, at_seq: 0, .. } if user.id == user4.id())
+    );
+    let second = events.next().await.unwrap();
+    assert!(matches!(
+        second.event(),
+        Event::MemberRemoved {
+            reason: RemovalReason::Removed,
+            ..
+        }
+    ));
+    // An inactive user cannot be added.
+    let flags = UserFlagsUpdate {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    t.core
+        .auth()
+        .update_user(&admin, user4.id(), flags)
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(m.add_member(&admin, chat, user4.id()).await),
+        ErrorKind::Conflict
+    );
+}
+
+async fn members_leave_and_admins_remove(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let bob = t.user("bob").await;
+    let chat = t.chat(&admin, "general", &[&alice, &bob]).await;
+    let m = t.core.membership();
+    // A member cannot remove someone else.
+    assert_eq!(
+        kind(m.remove_member(&alice, chat, bob.id()).await),
+        ErrorKind::Forbidden
+    );
+    // Removing oneself is leaving.
+    let left = m.remove_member(&alice, chat, alice.id()).await.unwrap();
+    assert_eq!(left.message, "User alice removed from chat");
+    assert_eq!(kind(m.get_chat(&alice, chat).await), ErrorKind::Forbidden);
+    assert_eq!(kind(m.leave(&alice, chat).await), ErrorKind::NotFound);
+    m.leave(&bob, chat).await.unwrap();
+    assert!(
+        m.get_chat(&admin, chat)
+            .await
+            .unwrap()
+            .participants
+            .is_empty()
+    );
+}
+
+async fn chat_names_and_participants_are_validated(t: TestCore) {
+    let admin = t.admin("root").await;
+    let m = t.core.membership();
+    for name in ["", "   ", &"x".repeat(101)] {
+        let r = m
+            .create_chat(
+                &admin,
+                NewChat {
+                    name: name.into(),
+                    participants: vec![],
+                },
+            )
+            .await;
+        assert_eq!(kind(r), ErrorKind::Invalid, "{name:?}");
+    }
+    let unknown = NewChat {
+        name: "ok".into(),
+        participants: vec![UserId(777)],
+    };
+    assert_eq!(
+        kind(m.create_chat(&admin, unknown).await),
+        ErrorKind::Invalid
+    );
+    assert_eq!(t.raw.count("chats").await, 0);
+    let chat = m
+        .create_chat(
+            &admin,
+            NewChat {
+                name: "  trimmed  ".into(),
+                participants: vec![admin.id(), admin.id()],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(chat.name, "trimmed");
+    assert_eq!(chat.participants.len(), 1);
+    assert_eq!(
+        kind(m.rename_chat(&admin, chat.id, " ").await),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        m.rename_chat(&admin, chat.id, "new name")
+            .await
+            .unwrap()
+            .name,
+        "new name"
+    );
+}
+
+async fn only_admins_and_themselves_see_email_addresses(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let bob = t.user("bob").await;
+    let chat = t.chat(&admin, "general", &[&alice, &bob]).await;
+    t.core
+        .messaging()
+        .post(
+            &bob,
+            chat,
+            NewMessage {
+                content: "hello".into(),
+                client_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let seen_by_alice = t.core.membership().get_chat(&alice, chat).await.unwrap();
+    for u in &seen_by_alice.participants {
+        let expected = if u.id == alice.id() {
+            "alice@example.com"
+        } else {
+            ""
+        };
+        assert_eq!(u.email, expected);
+    }
+    let history = t
+        .core
+        .messaging()
+        .history(&alice, chat, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(history[0].user.email, "");
+    let own = t
+        .core
+        .messaging()
+        .history(&bob, chat, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(own[0].user.email, "bob@example.com");
+    let by_admin = t.core.membership().members(&admin, chat).await.unwrap();
+    assert!(by_admin.iter().all(|u| !u.email.is_empty()));
+}
+
+async fn admins_list_every_chat_and_members_their_own(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let one = t.chat(&admin, "one", &[&alice]).await;
+    let two = t.chat(&admin, "two", &[]).await;
+    let m = t.core.membership();
+    let ids =
+        |chats: Vec<chatcore::model::Chat>| chats.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(m.list_chats(&admin).await.unwrap()), [one, two]);
+    assert_eq!(ids(m.list_chats(&alice).await.unwrap()), [one]);
+}
+
+async fn chat_lists_carry_the_last_message(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let chat = t.chat(&admin, "one", &[&alice]).await;
+    let msg = t.core.messaging();
+    for text in ["first", "second"] {
+        msg.post(
+            &alice,
+            chat,
+            NewMessage {
+                content: text.into(),
+                client_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let listed = t.core.membership().list_chats(&alice).await.unwrap();
+    assert_eq!(listed[0].last_seq, 2);
+    assert_eq!(listed[0].last_message.as_ref().unwrap().content, "second");
+}

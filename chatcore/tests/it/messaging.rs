@@ -1,0 +1,276 @@
+//! Posting and history: validation, seq without gaps under concurrency, idempotency, pages.
+
+use crate::fixture::{TestCore, contract_tests, kind};
+use chatcore::model::{NewMessage, PageRequest, timestamp};
+use chatcore::{Config, ErrorKind};
+use std::collections::HashSet;
+
+contract_tests!(
+    content_and_client_ids_are_validated_and_nothing_is_stored,
+    concurrent_posters_get_seq_without_gaps_in_history_order,
+    concurrent_posters_without_group_commit_still_get_gapless_seq with Config { max_batch: 1, ..Config::for_tests() },
+    the_same_client_id_posted_concurrently_is_stored_once,
+    history_pages_follow_the_cursors,
+    a_stored_message_reads_back_identical,
+);
+
+fn text(content: &str) -> NewMessage {
+    NewMessage {
+        content: content.into(),
+        client_id: None,
+    }
+}
+
+async fn content_and_client_ids_are_validated_and_nothing_is_stored(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let chat = t.chat(&admin, "general", &[&alice]).await;
+    let msg = t.core.messaging();
+    for bad in ["", "   ", "\n\t", &"я".repeat(4097)] {
+        assert_eq!(
+            kind(msg.post(&alice, chat, text(bad)).await),
+            ErrorKind::Invalid
+        );
+    }
+    for bad_id in ["", &"k".repeat(65), "a\u{0}b"] {
+        let post = NewMessage {
+            content: "ok".into(),
+            client_id: Some(bad_id.into()),
+        };
+        assert_eq!(kind(msg.post(&alice, chat, post).await), ErrorKind::Invalid);
+    }
+    assert_eq!(t.raw.count("messages").await, 0);
+    let longest = msg
+        .post(&alice, chat, text(&format!("  {}  ", "я".repeat(4096))))
+        .await
+        .unwrap();
+    assert_eq!(longest.message.content.chars().count(), 4096);
+    assert_eq!(longest.message.seq, 1);
+}
+
+async fn concurrent_posters_get_seq_without_gaps_in_history_order(t: TestCore) {
+    posters_get_gapless_seq(t).await
+}
+
+async fn concurrent_posters_without_group_commit_still_get_gapless_seq(t: TestCore) {
+    posters_get_gapless_seq(t).await
+}
+
+/// 8 posters × 500 messages into one chat: `seq` is exactly 1..=4000 and history order is
+/// `seq` order, with each poster's own messages in the order they were sent.
+async fn posters_get_gapless_seq(t: TestCore) {
+    const POSTERS: usize = 8;
+    const EACH: usize = 500;
+    let admin = t.admin("root").await;
+    let mut posters = Vec::new();
+    for i in 0..POSTERS {
+        posters.push(t.user(&format!("poster{i}")).await);
+    }
+    let members: Vec<_> = posters.iter().collect();
+    let chat = t.chat(&admin, "busy", &members).await;
+    let mut tasks = Vec::new();
+    for poster in posters {
+        let msg = t.core.messaging().clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for n in 0..EACH {
+                let posted = msg
+                    .post(
+                        &poster,
+                        chat,
+                        text(&format!("{} {n}", poster.user().username)),
+                    )
+                    .await
+                    .unwrap();
+                seqs.push(posted.message.seq);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        let seqs = task.await.unwrap();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "a poster's messages keep their order"
+        );
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=(POSTERS * EACH) as i64).collect::<Vec<_>>());
+    let mut history = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = t
+            .core
+            .messaging()
+            .history(&admin, chat, PageRequest::after(after, 200).unwrap())
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().unwrap().seq;
+        history.extend(page);
+    }
+    let seqs: Vec<i64> = history.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=(POSTERS * EACH) as i64).collect::<Vec<_>>());
+    assert!(
+        history
+            .windows(2)
+            .all(|w| w[0].timestamp <= w[1].timestamp && w[0].id < w[1].id)
+    );
+    let listed = t.core.membership().get_chat(&admin, chat).await.unwrap();
+    assert_eq!(listed.last_seq, (POSTERS * EACH) as i64);
+}
+
+async fn the_same_client_id_posted_concurrently_is_stored_once(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let bob = t.user("bob").await;
+    let chat = t.chat(&admin, "general", &[&alice, &bob]).await;
+    let post = || NewMessage {
+        content: "once".into(),
+        client_id: Some("retry-1".into()),
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let msg = t.core.messaging().clone();
+        let alice = alice.clone();
+        let post = post();
+        tasks.push(tokio::spawn(async move {
+            msg.post(&alice, chat, post).await.unwrap()
+        }));
+    }
+    let mut ids = HashSet::new();
+    let mut created = 0;
+    for task in tasks {
+        let posted = task.await.unwrap();
+        ids.insert(posted.message.id);
+        created += usize::from(posted.created);
+        assert_eq!(posted.message.seq, 1);
+        assert_eq!(posted.message.client_id.as_deref(), Some("retry-1"));
+    }
+    assert_eq!(ids.len(), 1);
+    assert_eq!(created, 1);
+    // Another user may use the same key; a later retry answers the stored message.
+    let bobs = t.core.messaging().post(&bob, chat, post()).await.unwrap();
+    assert!(bobs.created);
+    assert_eq!(bobs.message.seq, 2);
+    let again = t.core.messaging().post(&alice, chat, post()).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.message.seq, 1);
+    assert_eq!(t.raw.count("messages").await, 2);
+    // The retry did not burn a seq.
+    let next = t
+        .core
+        .messaging()
+        .post(&alice, chat, text("next"))
+        .await
+        .unwrap();
+    assert_eq!(next.message.seq, 3);
+}
+
+async fn history_pages_follow_the_cursors(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let chat = t.chat(&admin, "general", &[&alice]).await;
+    let msg = t.core.messaging();
+    for n in 1..=7 {
+        msg.post(&alice, chat, text(&format!("m{n}")))
+            .await
+            .unwrap();
+    }
+    let seqs =
+        |page: Vec<chatcore::model::Message>| page.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    let page = |b, a, l| PageRequest::new(b, a, l).unwrap();
+    assert_eq!(
+        seqs(
+            msg.history(&alice, chat, page(None, None, None))
+                .await
+                .unwrap()
+        ),
+        [1, 2, 3, 4, 5, 6, 7]
+    );
+    assert_eq!(
+        seqs(
+            msg.history(&alice, chat, page(None, None, Some(3)))
+                .await
+                .unwrap()
+        ),
+        [5, 6, 7]
+    );
+    assert_eq!(
+        seqs(
+            msg.history(&alice, chat, page(Some(5), None, Some(3)))
+                .await
+                .unwrap()
+        ),
+        [2, 3, 4]
+    );
+    assert_eq!(
+        seqs(
+            msg.history(&alice, chat, page(Some(2), None, Some(3)))
+                .await
+                .unwrap()
+        ),
+        [1]
+    );
+    assert_eq!(
+        seqs(
+            msg.history(&alice, chat, page(None, Some(2), Some(3)))
+                .await
+                .unwrap()
+        ),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        seqs(
+            msg.history(&alice, chat, page(None, Some(7), None))
+                .await
+                .unwrap()
+        ),
+        Vec::<i64>::new()
+    );
+    for (b, a, l) in [
+        (Some(1), Some(1), None),
+        (None, None, Some(0)),
+        (None, None, Some(201)),
+        (Some(0), None, None),
+        (None, Some(-1), None),
+    ] {
+        assert_eq!(
+            PageRequest::new(b, a, l).unwrap_err().kind(),
+            ErrorKind::Invalid,
+            "{b:?} {a:?} {l:?}"
+        );
+    }
+}
+
+async fn a_stored_message_reads_back_identical(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let chat = t.chat(&admin, "general", &[&alice]).await;
+    let before = timestamp::now();
+    let posted = t
+        .core
+        .messaging()
+        .post(&alice, chat, text("  Привет  "))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(posted.content, "Привет");
+    assert!(posted.timestamp >= before);
+    assert_eq!(
+        posted.timestamp.nanosecond() % 1000,
+        0,
+        "microsecond precision"
+    );
+    let read = t
+        .core
+        .messaging()
+        .history(&alice, chat, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(read, vec![posted]);
+}
