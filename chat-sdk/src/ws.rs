@@ -690,3 +690,627 @@ async fn open_socket(client: &Client, chat: ChatId, after_seq: i64) -> Result<So
         )))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatcore::model::{Message, User};
+    use tokio::net::TcpListener;
+
+    fn user(id: i64, name: &str) -> User {
+        User {
+            id: UserId(id),
+            first_name: String::new(),
+            last_name: String::new(),
+            username: name.to_owned(),
+            email: String::new(),
+        }
+    }
+
+    fn message(seq: i64) -> Event {
+        Event::message(Message {
+            id: MessageId(100 + seq),
+            chat: ChatId(1),
+            user: user(2, "user1"),
+            content: format!("message {seq}"),
+            timestamp: time::OffsetDateTime::UNIX_EPOCH,
+            seq,
+            client_id: None,
+        })
+    }
+
+    fn removed(id: i64, reason: RemovalReason) -> Event {
+        Event::MemberRemoved {
+            chat: ChatId(1),
+            user: user(id, "someone"),
+            reason,
+            at_seq: 0,
+        }
+    }
+
+    fn text(event: &Event) -> String {
+        serde_json::to_string(event).unwrap()
+    }
+
+    // ----- parsing ------------------------------------------------------------------
+
+    #[test]
+    fn a_message_event_with_the_originals_flat_fields_parses() {
+        let frame = r#"{"type":"message","id":5,"chat":1,
+            "user":{"id":2,"first_name":"Ann","last_name":"Lee","username":"user1","email":""},
+            "content":"Привет","timestamp":"2026-11-24T09:21:11.386088+00:00","seq":3,
+            "message":"Привет","username":"user1","first_name":"Ann","last_name":"Lee"}"#;
+        let ServerFrame::Event(event) = ServerFrame::parse(frame).unwrap() else {
+            panic!("not an event")
+        };
+        let Event::Message(m) = *event else {
+            panic!("not a message event")
+        };
+        assert_eq!(m.message.id, MessageId(5));
+        assert_eq!(m.message.seq, 3);
+        assert_eq!(m.message.content, "Привет");
+        assert_eq!(m.compat.username, "user1");
+        assert_eq!(m.message.timestamp.microsecond(), 386_088);
+    }
+
+    #[test]
+    fn every_event_the_core_serializes_parses_back() {
+        let events = [
+            message(1),
+            Event::MemberAdded {
+                chat: ChatId(1),
+                user: user(3, "new"),
+                at_seq: 4,
+            },
+            removed(3, RemovalReason::Left),
+            Event::ChatRenamed {
+                chat: ChatId(1),
+                name: "renamed".into(),
+                at_seq: 4,
+            },
+            Event::ChatDeleted {
+                chat: ChatId(1),
+                at_seq: 4,
+            },
+            Event::Lagged {
+                chat: ChatId(1),
+                last_seq: 4,
+            },
+        ];
+        for event in events {
+            assert_eq!(
+                ServerFrame::parse(&text(&event)).unwrap(),
+                ServerFrame::Event(Box::new(event.clone()))
+            );
+        }
+    }
+
+    #[test]
+    fn an_ack_parses_with_or_without_client_id() {
+        assert_eq!(
+            ServerFrame::parse(r#"{"type":"ack","id":9,"seq":4,"client_id":"c-1"}"#).unwrap(),
+            ServerFrame::Ack(Ack {
+                id: MessageId(9),
+                seq: 4,
+                client_id: Some("c-1".into())
+            })
+        );
+        assert_eq!(
+            ServerFrame::parse(r#"{"type":"ack","id":9,"seq":4}"#).unwrap(),
+            ServerFrame::Ack(Ack {
+                id: MessageId(9),
+                seq: 4,
+                client_id: None
+            })
+        );
+    }
+
+    #[test]
+    fn an_error_event_becomes_a_rejected_error_with_its_kind() {
+        let ServerFrame::Error(refusal) = ServerFrame::parse(
+            r#"{"type":"error","code":"invalid","error":"content: must not be blank"}"#,
+        )
+        .unwrap() else {
+            panic!("not an error frame")
+        };
+        assert_eq!(refusal.kind(), Some(ErrorKind::Invalid));
+        let e = refusal.into_error();
+        assert_eq!(e.kind(), Some(ErrorKind::Invalid));
+        assert_eq!(e.server_message(), Some("content: must not be blank"));
+    }
+
+    #[test]
+    fn an_error_event_with_an_unknown_code_keeps_its_text() {
+        let ServerFrame::Error(refusal) =
+            ServerFrame::parse(r#"{"type":"error","code":"bad_frame","error":"expected JSON"}"#)
+                .unwrap()
+        else {
+            panic!("not an error frame")
+        };
+        assert_eq!(refusal.kind(), None);
+        assert_eq!(refusal.error, "expected JSON");
+    }
+
+    #[test]
+    fn an_unknown_type_is_reported_as_unknown_not_as_an_error() {
+        assert_eq!(
+            ServerFrame::parse(r#"{"type":"read_receipt","seq":3}"#).unwrap(),
+            ServerFrame::Unknown("read_receipt".into())
+        );
+    }
+
+    #[test]
+    fn frames_that_break_the_protocol_are_decode_errors() {
+        for bad in [
+            "not json",
+            "[1,2]",
+            r#"{"message":"hi"}"#,
+            r#"{"type":7}"#,
+            r#"{"type":"message","id":"x"}"#,
+            r#"{"type":"ack","seq":1}"#,
+        ] {
+            let err = ServerFrame::parse(bad).unwrap_err();
+            assert!(
+                matches!(&err, Error::Decode { context, status: None, .. } if context == "WebSocket frame"),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_send_frame_is_tagged_send() {
+        let frame = serde_json::to_value(ClientFrame::Send {
+            content: "hi",
+            client_id: "c-1",
+        })
+        .unwrap();
+        assert_eq!(
+            frame,
+            serde_json::json!({"type": "send", "content": "hi", "client_id": "c-1"})
+        );
+    }
+
+    // ----- the stream's rules -------------------------------------------------------
+
+    fn tracker() -> Tracker {
+        Tracker {
+            me: UserId(7),
+            last_seq: 2,
+            ended: None,
+        }
+    }
+
+    #[test]
+    fn replayed_messages_at_or_below_the_last_seq_are_dropped() {
+        let mut t = tracker();
+        assert!(t.accept(message(1)).is_none());
+        assert!(t.accept(message(2)).is_none());
+        assert_eq!(t.accept(message(3)).and_then(|e| e.seq()), Some(3));
+        assert!(t.accept(message(3)).is_none());
+        assert_eq!(t.last_seq, 3);
+    }
+
+    #[test]
+    fn the_removal_of_this_user_is_delivered_and_ends_the_stream() {
+        for reason in [
+            RemovalReason::Removed,
+            RemovalReason::Left,
+            RemovalReason::Deactivated,
+        ] {
+            let mut t = tracker();
+            assert!(t.accept(removed(7, reason)).is_some());
+            assert!(t.ended.is_some(), "{reason:?}");
+        }
+    }
+
+    #[test]
+    fn the_removal_of_someone_else_does_not_end_the_stream() {
+        let mut t = tracker();
+        assert!(t.accept(removed(8, RemovalReason::Removed)).is_some());
+        assert!(t.ended.is_none());
+    }
+
+    #[test]
+    fn a_deleted_chat_ends_the_stream_and_lagged_is_not_delivered() {
+        let mut t = tracker();
+        assert!(
+            t.accept(Event::Lagged {
+                chat: ChatId(1),
+                last_seq: 2
+            })
+            .is_none()
+        );
+        assert!(t.ended.is_none());
+        assert!(
+            t.accept(Event::ChatDeleted {
+                chat: ChatId(1),
+                at_seq: 2
+            })
+            .is_some()
+        );
+        assert_eq!(t.ended.as_deref(), Some("the chat was deleted"));
+    }
+
+    #[test]
+    fn backoff_is_immediate_after_a_healthy_connection_then_doubles_up_to_the_cap() {
+        let o = ConnectOptions::default()
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_secs(1));
+        assert_eq!(o.backoff(0), Duration::ZERO);
+        for (failures, base_ms) in [
+            (1, 100),
+            (2, 200),
+            (3, 400),
+            (4, 800),
+            (5, 1000),
+            (40, 1000),
+        ] {
+            let wait = o.backoff(failures);
+            let base = Duration::from_millis(base_ms);
+            assert!(
+                wait >= base && wait <= base + base / 4,
+                "{failures}: {wait:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_client_errors_of_the_upgrade_stop_reconnecting() {
+        let api = |status| Error::Api {
+            status,
+            kind: None,
+            message: String::new(),
+        };
+        for status in [400, 401, 403, 404, 410] {
+            assert!(is_final(&api(status)), "{status}");
+        }
+        for status in [408, 429, 500, 502, 503] {
+            assert!(!is_final(&api(status)), "{status}");
+        }
+        let io = Error::WebSocket(Box::new(tungstenite::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        ))));
+        assert!(!is_final(&io));
+    }
+
+    // ----- against a scripted server ------------------------------------------------
+    //
+    // The chat server's WebSocket comes in a later issue; until then these tests play the
+    // documented protocol from a small tungstenite server, one scripted connection at a time.
+
+    type ServerSocket = WebSocketStream<TcpStream>;
+
+    /// What the client asked for when it connected.
+    #[derive(Debug)]
+    struct Upgrade {
+        path_and_query: String,
+        authorization: Option<String>,
+    }
+
+    async fn listen() -> (TcpListener, Client) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let client = Client::new(&base)
+            .unwrap()
+            .with_token("0123456789abcdef0123456789abcdef01234567")
+            .unwrap();
+        (listener, client)
+    }
+
+    /// Accepts one WebSocket connection and reports how it was asked for.
+    async fn accept(listener: &TcpListener) -> (ServerSocket, Upgrade) {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut upgrade = None;
+        let socket = tokio_tungstenite::accept_hdr_async(
+            tcp,
+            |request: &tungstenite::handshake::server::Request,
+             response: tungstenite::handshake::server::Response| {
+                upgrade = Some(Upgrade {
+                    path_and_query: request.uri().to_string(),
+                    authorization: request
+                        .headers()
+                        .get(http::header::AUTHORIZATION)
+                        .map(|v| v.to_str().unwrap().to_owned()),
+                });
+                Ok(response)
+            },
+        )
+        .await
+        .unwrap();
+        (socket, upgrade.unwrap())
+    }
+
+    /// Refuses one upgrade with `status` and the contract's error body.
+    async fn refuse(listener: &TcpListener, status: u16, body: &str) {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let body = body.to_owned();
+        let _ = tokio_tungstenite::accept_hdr_async(
+            tcp,
+            move |_: &tungstenite::handshake::server::Request,
+                  _: tungstenite::handshake::server::Response| {
+                Err(http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(Some(body))
+                    .unwrap())
+            },
+        )
+        .await;
+    }
+
+    async fn push(socket: &mut ServerSocket, event: &Event) {
+        socket.send(WsMessage::text(text(event))).await.unwrap();
+    }
+
+    async fn close_with(socket: &mut ServerSocket, code: u16) {
+        use tungstenite::protocol::CloseFrame;
+        socket
+            .close(Some(CloseFrame {
+                code: code.into(),
+                reason: "scripted".into(),
+            }))
+            .await
+            .unwrap();
+    }
+
+    /// Reads client frames until a text one arrives.
+    async fn read_text(socket: &mut ServerSocket) -> serde_json::Value {
+        loop {
+            match socket.next().await.unwrap().unwrap() {
+                WsMessage::Text(t) => return serde_json::from_str(&t).unwrap(),
+                WsMessage::Close(_) => panic!("the client closed"),
+                _ => {}
+            }
+        }
+    }
+
+    fn options() -> ConnectOptions {
+        ConnectOptions::default()
+            .user(UserId(7))
+            .after_seq(0)
+            .initial_backoff(Duration::from_millis(10))
+            .max_backoff(Duration::from_millis(50))
+    }
+
+    async fn next_seq(conn: &mut ChatConnection) -> i64 {
+        let event = tokio::time::timeout(Duration::from_secs(5), conn.next_event())
+            .await
+            .expect("an event within 5 s")
+            .expect("the stream goes on")
+            .expect("an event, not an error");
+        event.seq().expect("a message event")
+    }
+
+    #[tokio::test]
+    async fn the_upgrade_carries_the_token_and_after_seq_and_events_arrive_typed() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let (mut socket, upgrade) = accept(&listener).await;
+            push(&mut socket, &message(1)).await;
+            push(&mut socket, &removed(8, RemovalReason::Left)).await;
+            socket
+                .send(WsMessage::text(r#"{"type":"typing","user":3}"#))
+                .await
+                .unwrap();
+            push(&mut socket, &message(2)).await;
+            (upgrade, socket)
+        });
+        let mut conn = client
+            .connect_with(ChatId(1), options().after_seq(0))
+            .await
+            .unwrap();
+        assert_eq!(next_seq(&mut conn).await, 1);
+        let event = conn.next_event().await.unwrap().unwrap();
+        assert!(matches!(event, Event::MemberRemoved { ref user, .. } if user.id == UserId(8)));
+        // The unknown `typing` frame is skipped.
+        assert_eq!(next_seq(&mut conn).await, 2);
+        assert_eq!(conn.last_seq(), 2);
+        let (upgrade, _socket) = server.await.unwrap();
+        assert_eq!(upgrade.path_and_query, "/ws/api/chat/1/?after_seq=0");
+        assert_eq!(
+            upgrade.authorization.as_deref(),
+            Some("Token 0123456789abcdef0123456789abcdef01234567")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lagged_close_resumes_from_the_last_seq_without_duplicates() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let (mut first, _) = accept(&listener).await;
+            push(&mut first, &message(1)).await;
+            push(&mut first, &message(2)).await;
+            push(
+                &mut first,
+                &Event::Lagged {
+                    chat: ChatId(1),
+                    last_seq: 2,
+                },
+            )
+            .await;
+            close_with(&mut first, CLOSE_LAGGED).await;
+            let (mut second, upgrade) = accept(&listener).await;
+            // A replay that overlaps what was delivered: the client drops the duplicate.
+            push(&mut second, &message(2)).await;
+            push(&mut second, &message(3)).await;
+            (upgrade, second)
+        });
+        let mut conn = client.connect_with(ChatId(1), options()).await.unwrap();
+        assert_eq!(next_seq(&mut conn).await, 1);
+        assert_eq!(next_seq(&mut conn).await, 2);
+        assert_eq!(next_seq(&mut conn).await, 3);
+        let (upgrade, _socket) = server.await.unwrap();
+        assert_eq!(upgrade.path_and_query, "/ws/api/chat/1/?after_seq=2");
+    }
+
+    #[tokio::test]
+    async fn send_waits_for_the_ack_and_keeps_events_that_came_first() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = accept(&listener).await;
+            let frame = read_text(&mut socket).await;
+            push(&mut socket, &message(1)).await;
+            socket
+                .send(WsMessage::text(
+                    r#"{"type":"ack","id":101,"seq":1,"client_id":"c-1"}"#,
+                ))
+                .await
+                .unwrap();
+            (frame, socket)
+        });
+        let mut conn = client.connect_with(ChatId(1), options()).await.unwrap();
+        let ack = conn.send("hello", "c-1").await.unwrap();
+        assert_eq!(ack.seq, 1);
+        assert_eq!(ack.id, MessageId(101));
+        assert_eq!(next_seq(&mut conn).await, 1);
+        let (frame, _socket) = server.await.unwrap();
+        assert_eq!(
+            frame,
+            serde_json::json!({"type": "send", "content": "hello", "client_id": "c-1"})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_send_cut_off_before_its_ack_is_sent_again_with_the_same_client_id() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let (mut first, _) = accept(&listener).await;
+            let first_frame = read_text(&mut first).await;
+            close_with(&mut first, 1001).await;
+            let (mut second, upgrade) = accept(&listener).await;
+            let second_frame = read_text(&mut second).await;
+            second
+                .send(WsMessage::text(
+                    r#"{"type":"ack","id":101,"seq":1,"client_id":"c-9"}"#,
+                ))
+                .await
+                .unwrap();
+            (first_frame, second_frame, upgrade, second)
+        });
+        let mut conn = client.connect_with(ChatId(1), options()).await.unwrap();
+        let ack = conn.send("hello", "c-9").await.unwrap();
+        assert_eq!(ack.client_id.as_deref(), Some("c-9"));
+        let (first, second, upgrade, _socket) = server.await.unwrap();
+        assert_eq!(first, second);
+        assert_eq!(upgrade.path_and_query, "/ws/api/chat/1/?after_seq=0");
+    }
+
+    #[tokio::test]
+    async fn a_refused_frame_is_a_rejected_error_and_the_connection_stays() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = accept(&listener).await;
+            read_text(&mut socket).await;
+            socket
+                .send(WsMessage::text(
+                    r#"{"type":"error","code":"invalid","error":"content: must not be blank"}"#,
+                ))
+                .await
+                .unwrap();
+            push(&mut socket, &message(1)).await;
+            socket
+        });
+        let mut conn = client.connect_with(ChatId(1), options()).await.unwrap();
+        let err = conn.send("   ", "c-2").await.unwrap_err();
+        assert_eq!(err.kind(), Some(ErrorKind::Invalid));
+        assert_eq!(err.server_message(), Some("content: must not be blank"));
+        assert_eq!(next_seq(&mut conn).await, 1);
+        drop(server.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_removal_of_this_user_ends_the_stream_and_later_sends_fail() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = accept(&listener).await;
+            push(&mut socket, &removed(7, RemovalReason::Removed)).await;
+            // The server closes; the client must not come back.
+            close_with(&mut socket, 1000).await;
+            let again = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+            again.is_err()
+        });
+        let mut conn = client.connect_with(ChatId(1), options()).await.unwrap();
+        let event = conn.next_event().await.unwrap().unwrap();
+        assert!(matches!(event, Event::MemberRemoved { ref user, .. } if user.id == UserId(7)));
+        assert!(conn.next_event().await.is_none());
+        assert_eq!(conn.ended(), Some("this user was removed from the chat"));
+        let err = conn.send("still here?", "c-3").await.unwrap_err();
+        assert!(matches!(err, Error::Closed { .. }), "{err:?}");
+        assert!(
+            server.await.unwrap(),
+            "the client reconnected after its removal"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_reconnect_ends_the_stream_with_the_servers_error() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = accept(&listener).await;
+            push(&mut socket, &message(1)).await;
+            close_with(&mut socket, 1001).await;
+            refuse(
+                &listener,
+                403,
+                r#"{"error":"You are not a member of this chat","code":"forbidden"}"#,
+            )
+            .await;
+        });
+        let mut conn = client.connect_with(ChatId(1), options()).await.unwrap();
+        assert_eq!(next_seq(&mut conn).await, 1);
+        let err = conn.next_event().await.unwrap().unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err:?}");
+        assert!(conn.next_event().await.is_none());
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn reconnecting_gives_up_after_the_configured_number_of_failures() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = accept(&listener).await;
+            push(&mut socket, &message(1)).await;
+            close_with(&mut socket, 1001).await;
+            // The listener goes away: every reconnect is refused by the operating system.
+            drop(listener);
+        });
+        let mut conn = client
+            .connect_with(ChatId(1), options().max_failures(Some(3)))
+            .await
+            .unwrap();
+        assert_eq!(next_seq(&mut conn).await, 1);
+        server.await.unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(5), conn.next_event())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::ReconnectFailed { attempts: 3, .. }),
+            "{err:?}"
+        );
+        assert!(conn.next_event().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_is_pinged_and_then_left_for_a_new_connection() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let (first, _) = accept(&listener).await;
+            // Never read: tungstenite answers pings only while reading, so no pong comes.
+            let (mut second, upgrade) = accept(&listener).await;
+            push(&mut second, &message(1)).await;
+            (first, second, upgrade)
+        });
+        let mut conn = client
+            .connect_with(
+                ChatId(1),
+                options().ping_interval(Duration::from_millis(100)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(next_seq(&mut conn).await, 1);
+        let (_first, _second, upgrade) = server.await.unwrap();
+        assert_eq!(upgrade.path_and_query, "/ws/api/chat/1/?after_seq=0");
+    }
+}
