@@ -998,6 +998,8 @@ mod tests {
     }
 
     /// Accepts one WebSocket connection and reports how it was asked for.
+    // tungstenite's handshake callback returns its large error response by value.
+    #[allow(clippy::result_large_err)]
     async fn accept(listener: &TcpListener) -> (ServerSocket, Upgrade) {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut upgrade = None;
@@ -1021,6 +1023,7 @@ mod tests {
     }
 
     /// Refuses one upgrade with `status` and the contract's error body.
+    #[allow(clippy::result_large_err)]
     async fn refuse(listener: &TcpListener, status: u16, body: &str) {
         let (tcp, _) = listener.accept().await.unwrap();
         let body = body.to_owned();
