@@ -329,6 +329,13 @@ impl Client {
 
     // ----- membership -----------------------------------------------------------------
 
+    /// `GET /api/chat/{id}/members/` (member or admin): the chat's members, e-mail hidden
+    /// unless the viewer may see it.
+    pub async fn members(&self, chat: ChatId) -> Result<Vec<User>> {
+        self.json(Method::GET, self.routes.members(chat), None::<&()>)
+            .await
+    }
+
     /// `PUT /api/chat/{id}/user/{uid}/` (admin): adds a member; adding a member again
     /// answers the same notice.
     pub async fn add_member(&self, chat: ChatId, user: UserId) -> Result<Notice> {

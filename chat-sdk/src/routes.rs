@@ -146,6 +146,10 @@ impl Routes {
         url
     }
 
+    pub(crate) fn members(&self, chat: ChatId) -> Url {
+        self.at(&format!("api/chat/{chat}/members/"))
+    }
+
     pub(crate) fn member(&self, chat: ChatId, user: UserId) -> Url {
         self.at(&format!("api/chat/{chat}/user/{user}/"))
     }
