@@ -6,4 +6,5 @@ mod fixture;
 mod auth;
 mod membership;
 mod messaging;
+mod migrations;
 mod subscription;
