@@ -7,7 +7,7 @@
 use crate::auth::Actor;
 use crate::broker::{EventFrame, SharedEvent};
 use crate::error::Result;
-use crate::model::{ChatId, Event, PageRequest};
+use crate::model::{ChatId, Event, PageRequest, RemovalReason};
 use crate::store::Store;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -153,8 +153,11 @@ impl Subscription {
             {
                 Admission::CatchUpTo(*at_seq)
             }
-            Event::MemberRemoved { user, .. } => {
-                if user.id == self.viewer.id() && !self.viewer.is_admin() {
+            Event::MemberRemoved { user, reason, .. } => {
+                // An admin removed from a chat may still read it; a deactivated one may not.
+                if user.id == self.viewer.id()
+                    && (!self.viewer.is_admin() || *reason == RemovalReason::Deactivated)
+                {
                     self.ended = true;
                 }
                 Admission::Deliver

@@ -145,22 +145,20 @@ async fn a_removed_member_is_told_and_the_stream_ends(t: TestCore) {
 async fn a_deactivated_member_is_told_and_the_stream_ends(t: TestCore) {
     let admin = t.admin("root").await;
     let bob = t.user("bob").await;
-    let chat = t.chat(&admin, "general", &[&bob]).await;
-    let mut bobs = t
-        .core
-        .messaging()
-        .subscribe(&bob, chat, None)
-        .await
-        .unwrap();
+    let ops = t.admin("ops").await;
+    let chat = t.chat(&admin, "general", &[&bob, &ops]).await;
+    let msg = t.core.messaging();
+    let mut bobs = msg.subscribe(&bob, chat, None).await.unwrap();
+    let mut ops_stream = msg.subscribe(&ops, chat, None).await.unwrap();
     let flags = UserFlagsUpdate {
         is_active: Some(false),
         ..Default::default()
     };
-    t.core
-        .auth()
-        .update_user(&admin, bob.id(), flags)
+    let auth = t.core.auth();
+    auth.update_user(&admin, bob.id(), flags.clone())
         .await
         .unwrap();
+    auth.update_user(&admin, ops.id(), flags).await.unwrap();
     assert!(matches!(
         next(&mut bobs).await,
         Some(Event::MemberRemoved {
@@ -169,6 +167,12 @@ async fn a_deactivated_member_is_told_and_the_stream_ends(t: TestCore) {
         })
     ));
     assert_eq!(next(&mut bobs).await, None);
+    // A deactivated admin loses the stream too, after seeing bob go.
+    let seen = next(&mut ops_stream).await;
+    assert!(matches!(seen, Some(Event::MemberRemoved { user, .. }) if user.id == bob.id()));
+    let own = next(&mut ops_stream).await;
+    assert!(matches!(own, Some(Event::MemberRemoved { user, .. }) if user.id == ops.id()));
+    assert_eq!(next(&mut ops_stream).await, None);
 }
 
 async fn a_deleted_chat_ends_every_stream(t: TestCore) {
