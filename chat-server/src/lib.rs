@@ -1,1 +1,24 @@
-//! The chat server library.
+//! `chat-server`: the closed team messenger's HTTP server on `chatcore`.
+//!
+//! It is assembled from chatcore's service traits ([`chatcore::Services`]), so an
+//! application can plug in its own authentication or mount [`layers::service`] inside its
+//! own hyper stack. [`serve`] runs it on a listener the caller bound; [`Application`] is
+//! the binary's path (open the database, bind, serve until a signal); [`cli`] is the
+//! command line.
+//!
+//! Modules by concern: `router` (the one route table), `api` (REST handlers), `http`
+//! (plumbing shared by every front end), `layers` (the tower stack), `app` (accept loop and
+//! shutdown). WebSockets (`ws`) and HTML pages (`web`) come with their own issues.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod http;
+pub mod layers;
+pub mod router;
+pub mod settings;
+pub mod state;
+
+pub use app::{Application, ServeError, serve, shutdown_on_signals};
+pub use settings::Settings;
+pub use state::AppState;

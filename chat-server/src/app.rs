@@ -1,0 +1,174 @@
+//! The server's life: [`serve`] accepts connections on a listener the caller bound (tests
+//! bind port 0), serves each with hyper-util's auto (HTTP/1.1 + HTTP/2) builder with
+//! upgrades, and on shutdown stops accepting, lets open requests finish (bounded by the
+//! grace period) and waits for tracked tasks such as WebSocket sessions.
+//! [`Application`] is the binary's path: open the core, bind, serve until a signal.
+
+use crate::http::client_ip::PeerAddr;
+use crate::layers;
+use crate::settings::Settings;
+use crate::state::AppState;
+use chatcore::{ChatCore, Config, Services};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The core could not open its database.
+    #[error("cannot open the database: {0}")]
+    Core(#[from] chatcore::Error),
+    /// A socket error.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// A configured origin is invalid.
+    #[error("invalid allowed origin: {0}")]
+    Origin(#[from] tower_http::csrf::ConfigError),
+}
+
+/// Serves HTTP on `listener` until `shutdown` is cancelled.
+///
+/// # Errors
+/// An invalid allowed origin in `settings`.
+pub async fn serve(
+    listener: TcpListener,
+    services: Services,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let state = AppState::new(services, settings.clone(), shutdown.clone());
+    let service = layers::service::<hyper::body::Incoming>(state.clone())?;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let service = service.clone();
+                let hyper_service = hyper::service::service_fn(move |mut req| {
+                    req.extensions_mut().insert(PeerAddr(peer));
+                    service.clone().oneshot(req)
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+                    }
+                });
+            }
+            () = shutdown.cancelled() => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: no new connections; finishing open requests");
+    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("open connections did not finish in time; closing them");
+    }
+    state.tasks().close();
+    if tokio::time::timeout(settings.shutdown_grace, state.tasks().wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("long-lived tasks did not finish in time");
+    }
+    Ok(())
+}
+
+/// The binary's server: a core on its database and a bound listener.
+pub struct Application {
+    core: ChatCore,
+    listener: TcpListener,
+    settings: Settings,
+}
+
+impl Application {
+    /// Opens the database at `database_url` (applying migrations) and binds `bind`.
+    ///
+    /// # Errors
+    /// The database cannot be opened or the address cannot be bound.
+    pub async fn build(
+        database_url: &str,
+        config: Config,
+        bind: SocketAddr,
+        settings: Settings,
+    ) -> Result<Self, ServeError> {
+        let core = ChatCore::open(database_url, config).await?;
+        let listener = TcpListener::bind(bind).await?;
+        Ok(Self {
+            core,
+            listener,
+            settings,
+        })
+    }
+
+    /// The address actually bound (port 0 resolved).
+    ///
+    /// # Errors
+    /// The socket is gone.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` is cancelled, then stores every queued message and stops.
+    ///
+    /// # Errors
+    /// See [`serve`].
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), ServeError> {
+        let result = serve(self.listener, self.core.services(), self.settings, shutdown).await;
+        self.core.shutdown().await;
+        result
+    }
+}
+
+/// A token cancelled on SIGINT (Ctrl-C) or SIGTERM.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut sig) => {
+                    sig.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("SIGINT received"),
+            () = terminate => tracing::info!("SIGTERM received"),
+        }
+        cancel.cancel();
+    });
+    token
+}

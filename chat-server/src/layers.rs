@@ -1,0 +1,177 @@
+//! All HTTP hardening in one function (conduwuit's `layers.rs` style): sensitive headers
+//! redacted in logs, a request id on every request and response and in every log line about
+//! it, panic catching, a request timeout, the body limit, CSRF origin checks, security
+//! headers on every response — and every layer's rejection rewritten as the JSON error shape.
+//!
+//! Order, outermost first: redaction → request id → trace span → request id on the
+//! response → finish (JSON errors, security headers) → catch panic → timeout → body limit →
+//! CSRF → router.
+
+use crate::http::csrf::CsrfGuardLayer;
+use crate::http::response::is_json;
+use crate::http::{ApiError, Body, BoxError};
+use crate::router;
+use crate::state::AppState;
+use bytes::Bytes;
+use http::header::{
+    AUTHORIZATION, CONTENT_SECURITY_POLICY, COOKIE, HeaderName, HeaderValue, PROXY_AUTHORIZATION,
+    REFERRER_POLICY, SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use std::any::Any;
+use std::convert::Infallible;
+use tower::ServiceBuilder;
+use tower::util::BoxCloneService;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
+
+/// The whole server as one cloneable tower service, ready for hyper (or for mounting inside
+/// another application's stack).
+pub type HttpService<B> = BoxCloneService<Request<B>, Response<Body>, Infallible>;
+
+/// The header carrying the request id.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the service: the router wrapped in every layer.
+///
+/// # Errors
+/// A configured allowed origin that is not a valid browser origin.
+pub fn service<B>(state: AppState) -> Result<HttpService<B>, tower_http::csrf::ConfigError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let settings = state.settings().clone();
+    let csrf = CsrfGuardLayer::new(&settings.allowed_origins)?;
+    let body_limit = settings.body_limit;
+    let app = tower::service_fn(move |req: Request<tower_http::body::Limited<B>>| {
+        let state = state.clone();
+        async move {
+            let req = req.map(|b| b.map_err(Into::into).boxed_unsync());
+            Ok::<_, Infallible>(router::handle(state, req).await)
+        }
+    });
+    let stack = ServiceBuilder::new()
+        .map_response(boxed)
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            AUTHORIZATION,
+            PROXY_AUTHORIZATION,
+            COOKIE,
+            HeaderName::from_static(crate::http::csrf::CSRF_HEADER),
+        ]))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span::<B>)
+                .on_request(|req: &Request<B>, _: &Span| {
+                    tracing::debug!(headers = ?req.headers(), "request");
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
+        .map_response(move |resp| finish(resp, body_limit))
+        .layer(CatchPanicLayer::custom(
+            panic_response as fn(Box<dyn Any + Send + 'static>) -> Response<Body>,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(csrf)
+        .service(app);
+    Ok(BoxCloneService::new(stack))
+}
+
+/// A response with its body boxed into the server's [`Body`].
+fn boxed<B>(resp: Response<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    resp.map(|b| b.map_err(Into::into).boxed_unsync())
+}
+
+/// One span per request; everything logged while serving it carries the id.
+fn request_span<B>(req: &Request<B>) -> Span {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+}
+
+/// Request ids: 64 random bits in hex (a client-supplied `x-request-id` is kept).
+#[derive(Debug, Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&chatcore::auth::random_hex(8))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// A panicking handler answers a JSON 500; the panic is logged inside the request's span.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = detail, "a handler panicked");
+    ApiError::internal().into_response()
+}
+
+/// Rewrites any error a layer answered without a JSON body (timeout, body limit) as the
+/// JSON error shape, and adds the security headers every response carries.
+fn finish<B>(resp: Response<B>, body_limit: usize) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let resp = boxed(resp);
+    let status = resp.status();
+    let mut resp = if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
+        let error = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(body_limit),
+            other => ApiError::for_status(other),
+        };
+        let mut rewritten = error.into_response();
+        // Keep what the layer said about the connection or the method.
+        for name in [http::header::CONNECTION, http::header::ALLOW] {
+            if let Some(v) = resp.headers().get(&name) {
+                rewritten.headers_mut().insert(name, v.clone());
+            }
+        }
+        rewritten
+    } else {
+        resp
+    };
+    let headers = resp.headers_mut();
+    for (name, value) in [
+        (CONTENT_SECURITY_POLICY, "default-src 'self'"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+    resp
+}

@@ -1,0 +1,464 @@
+//! The test fixture: [`spawn_app`] starts the real server on a random port over a fresh
+//! database (a temp SQLite file; a throwaway PostgreSQL schema with [`spawn_app_on`] when
+//! `CHAT_TEST_POSTGRES_URL` is set), with typed helpers to make admins, users and chats
+//! through the core and to call the API over raw HTTP. Logs only when `TEST_LOG` is set.
+
+#![allow(dead_code)] // Each test module uses a different subset of the helpers.
+
+use chat_server::Settings;
+use chatcore::broker::LocalBroker;
+use chatcore::model::{Chat, ChatId, Message, NewChat, NewMessage, Registration, User, UserId};
+use chatcore::store::sqlite::SqliteStore;
+use chatcore::testing::{PgTestSchema, postgres_url};
+use chatcore::{Actor, ChatCore, ClientInfo, Config, Services};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::{Arc, Once};
+use tokio_util::sync::CancellationToken;
+
+/// A password every rule accepts.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Which database a test app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temp directory.
+    Sqlite,
+    /// A fresh schema in `CHAT_TEST_POSTGRES_URL`'s database.
+    Postgres,
+}
+
+/// A running server and handles to its insides.
+pub struct TestApp {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// The core's services, for arranging state without HTTP.
+    pub services: Services,
+    /// A plain HTTP client: no cookies, no redirects.
+    pub http: reqwest::Client,
+    /// The backend in use.
+    pub backend: Backend,
+    core: Option<ChatCore>,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    _pg_schema: Option<PgTestSchema>,
+}
+
+/// A user made by the helpers, with a valid API token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    /// The account.
+    pub user: User,
+    /// Its password ([`PASSWORD`]).
+    pub password: String,
+    /// A token from registration or login.
+    pub token: String,
+}
+
+impl TestUser {
+    /// The user's id.
+    pub fn id(&self) -> UserId {
+        self.user.id
+    }
+
+    /// The user's name.
+    pub fn username(&self) -> &str {
+        &self.user.username
+    }
+}
+
+/// An answer, read whole: status, headers and body (JSON when it parses).
+#[derive(Debug)]
+pub struct Answer {
+    /// Status code.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Raw body text.
+    pub text: String,
+    /// The body as JSON (`Value::Null` when it is not JSON).
+    pub json: Value,
+}
+
+impl Answer {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts a JSON error answer with this status and code (and the 401 header).
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> &Self {
+        self.expect(status);
+        assert_eq!(self.json["code"], code, "body: {}", self.text);
+        assert!(self.json["error"].is_string(), "body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "errors are JSON"
+        );
+        if status == 401 {
+            assert_eq!(self.header("www-authenticate"), Some("Token"));
+        }
+        self
+    }
+}
+
+/// How a request authenticates.
+#[derive(Debug, Clone)]
+pub enum As {
+    /// No credential.
+    Anonymous,
+    /// `Authorization: Token …`.
+    Token(String),
+    /// Any literal `Authorization` header.
+    Header(String),
+    /// `Authorization: Basic …`.
+    Basic(String, String),
+    /// The session cookie, with the CSRF token sent as `X-CSRF-Token` when `Some`.
+    Session(String, Option<String>),
+}
+
+impl From<&TestUser> for As {
+    fn from(u: &TestUser) -> Self {
+        As::Token(u.token.clone())
+    }
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Send {
+    /// None.
+    Nothing,
+    /// JSON.
+    Json(Value),
+    /// A form from pairs.
+    Form(Vec<(String, String)>),
+    /// Raw bytes with a content type (`None`: no header).
+    Raw(Option<String>, Vec<u8>),
+}
+
+fn init_logs() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("debug")),
+                )
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// A server on SQLite with test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Backend::Sqlite, Config::for_tests(), Settings::default())
+        .await
+        .expect("SQLite is always available")
+}
+
+/// A server on `backend`; `None` (after a notice on stderr) when PostgreSQL is not configured.
+pub async fn spawn_app_on(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, Config::for_tests(), Settings::default()).await
+}
+
+/// Every backend available in this run (SQLite always, PostgreSQL when configured).
+pub async fn every_backend() -> Vec<TestApp> {
+    let mut apps = vec![spawn_app().await];
+    if let Some(app) = spawn_app_on(Backend::Postgres).await {
+        apps.push(app);
+    }
+    apps
+}
+
+/// A server with explicit core config and HTTP settings.
+pub async fn spawn_app_with(
+    backend: Backend,
+    config: Config,
+    settings: Settings,
+) -> Option<TestApp> {
+    init_logs();
+    let (core, sqlite_dir, pg_schema) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("a temp dir can be made");
+            let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+            let store = SqliteStore::open(&url, config.max_connections)
+                .await
+                .expect("a fresh SQLite database opens");
+            let broker = Arc::new(LocalBroker::new(config.subscriber_buffer));
+            let core =
+                ChatCore::with_parts(Arc::new(store), broker, config).expect("the core assembles");
+            (core, Some(dir), None)
+        }
+        Backend::Postgres => {
+            let url = postgres_url()?;
+            let schema = PgTestSchema::create(&url)
+                .await
+                .expect("the test schema can be created");
+            let store = schema
+                .store(config.max_connections)
+                .await
+                .expect("the test schema migrates");
+            let broker = Arc::new(LocalBroker::new(config.subscriber_buffer));
+            let core =
+                ChatCore::with_parts(Arc::new(store), broker, config).expect("the core assembles");
+            (core, None, Some(schema))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port is free");
+    let address = listener.local_addr().expect("the listener has an address");
+    let services = core.services();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(chat_server_task(
+        listener,
+        services.clone(),
+        settings,
+        shutdown.clone(),
+    ));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the client builds");
+    Some(TestApp {
+        address,
+        base_url: format!("http://{address}"),
+        services,
+        http,
+        backend,
+        core: Some(core),
+        shutdown,
+        server: Some(server),
+        _sqlite_dir: sqlite_dir,
+        _pg_schema: pg_schema,
+    })
+}
+
+async fn chat_server_task(
+    listener: tokio::net::TcpListener,
+    services: Services,
+    settings: Settings,
+    shutdown: CancellationToken,
+) {
+    chat_server::serve(listener, services, settings, shutdown)
+        .await
+        .expect("the server runs");
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestApp {
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Stops the server and the core, waiting for both.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task ends cleanly");
+        }
+        if let Some(core) = self.core.take() {
+            core.shutdown().await;
+        }
+    }
+
+    /// The actor for a user (as the core sees them).
+    pub async fn actor(&self, user: &TestUser) -> Actor {
+        self.services
+            .auth
+            .actor_for(user.id())
+            .await
+            .expect("the user exists and is active")
+    }
+
+    /// Registers a user through the core and returns them with a token.
+    pub async fn create_user(&self, username: &str) -> TestUser {
+        let (user, token) = self
+            .services
+            .auth
+            .register(Registration {
+                username: username.into(),
+                password: PASSWORD.into(),
+                email: format!("{}@example.com", username.to_lowercase()),
+                ..Registration::default()
+            })
+            .await
+            .expect("the user can register");
+        TestUser {
+            user,
+            password: PASSWORD.into(),
+            token,
+        }
+    }
+
+    /// Creates an administrator through the core and logs them in.
+    pub async fn create_admin(&self, username: &str) -> TestUser {
+        let user = self
+            .services
+            .auth
+            .create_superuser(Registration {
+                username: username.into(),
+                password: PASSWORD.into(),
+                email: format!("{}@example.com", username.to_lowercase()),
+                ..Registration::default()
+            })
+            .await
+            .expect("the admin can be created");
+        let token = self
+            .services
+            .auth
+            .login(username, PASSWORD, &ClientInfo::default())
+            .await
+            .expect("the admin can log in");
+        TestUser {
+            user,
+            password: PASSWORD.into(),
+            token,
+        }
+    }
+
+    /// Creates a chat (as `admin`) with `members`.
+    pub async fn create_chat(&self, admin: &TestUser, name: &str, members: &[&TestUser]) -> Chat {
+        self.services
+            .membership
+            .create_chat(
+                &self.actor(admin).await,
+                NewChat {
+                    name: name.into(),
+                    participants: members.iter().map(|m| m.id()).collect(),
+                },
+            )
+            .await
+            .expect("the chat can be created")
+    }
+
+    /// Posts a message through the core.
+    pub async fn post_message(&self, author: &TestUser, chat: ChatId, content: &str) -> Message {
+        self.services
+            .messaging
+            .post(
+                &self.actor(author).await,
+                chat,
+                NewMessage {
+                    content: content.into(),
+                    client_id: None,
+                },
+            )
+            .await
+            .expect("the member can post")
+            .message
+    }
+
+    /// Logs in through the core and returns a browser session (cookie id, CSRF token).
+    pub async fn create_session(&self, user: &TestUser) -> (String, String) {
+        let session = self
+            .services
+            .auth
+            .create_session(user.username(), &user.password, &ClientInfo::default())
+            .await
+            .expect("the user can log in");
+        (session.id, session.csrf_token)
+    }
+
+    /// Sends a request and reads the whole answer.
+    pub async fn call(&self, method: Method, path: &str, who: impl Into<As>, body: Send) -> Answer {
+        let mut req = self.http.request(method, self.url(path));
+        req = match who.into() {
+            As::Anonymous => req,
+            As::Token(t) => req.header("Authorization", format!("Token {t}")),
+            As::Header(h) => req.header("Authorization", h),
+            As::Basic(u, p) => req.basic_auth(u, Some(p)),
+            As::Session(id, csrf) => {
+                let req = req.header("Cookie", format!("chat_session={id}"));
+                match csrf {
+                    Some(token) => req.header("X-CSRF-Token", token),
+                    None => req,
+                }
+            }
+        };
+        req = match body {
+            Send::Nothing => req,
+            Send::Json(v) => req.json(&v),
+            Send::Form(pairs) => req.form(&pairs),
+            Send::Raw(content_type, bytes) => {
+                let req = match content_type {
+                    Some(ct) => req.header("Content-Type", ct),
+                    None => req,
+                };
+                req.body(bytes)
+            }
+        };
+        let resp = req.send().await.expect("the server answers");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("the body can be read");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str, who: impl Into<As>) -> Answer {
+        self.call(Method::GET, path, who, Send::Nothing).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, who: impl Into<As>, body: Value) -> Answer {
+        self.call(Method::POST, path, who, Send::Json(body)).await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, who: impl Into<As>, body: Value) -> Answer {
+        self.call(Method::PATCH, path, who, Send::Json(body)).await
+    }
+
+    /// `PUT path` without a body.
+    pub async fn put(&self, path: &str, who: impl Into<As>) -> Answer {
+        self.call(Method::PUT, path, who, Send::Nothing).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str, who: impl Into<As>) -> Answer {
+        self.call(Method::DELETE, path, who, Send::Nothing).await
+    }
+}
+
+/// Form pairs from literals.
+pub fn form(pairs: &[(&str, &str)]) -> Send {
+    Send::Form(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+}

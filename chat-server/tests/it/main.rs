@@ -1,0 +1,5 @@
+//! The chat-server integration tests: one binary (each file under `tests/` would be a
+//! separate link). Every test starts the real server on a random port.
+
+mod flow;
+mod helpers;
