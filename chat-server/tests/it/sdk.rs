@@ -10,16 +10,13 @@ use chat_sdk::model::{
 };
 use chat_sdk::{Client, Error, ErrorKind, UserQuery};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
 
 // ----- fixtures ---------------------------------------------------------------------------
 
-/// A password that passes the server's rules for every username used here.
-const PASSWORD: &str = "plum-Tiger-42-orbit";
-
 /// An anonymous SDK client of `app`.
 fn anonymous(app: &TestApp) -> Client {
-    Client::new(&app.base_url()).expect("the test server's address is a valid base URL")
+    Client::new(&app.base_url).expect("the test server's address is a valid base URL")
 }
 
 /// Registers `username` through the SDK: a signed-in client and the new user.
@@ -36,14 +33,14 @@ async fn register(app: &TestApp, username: &str) -> (Client, User) {
         .unwrap_or_else(|e| panic!("registering {username}: {e}"))
 }
 
-/// An admin signed in through the SDK (created the way `createsuperuser` does).
+/// An admin (made by the shared helper, as `createsuperuser` does) behind an SDK client
+/// that uses the admin's token.
 async fn admin(app: &TestApp) -> (Client, User) {
-    let user = app.create_admin("admin", PASSWORD).await;
+    let admin = app.create_admin("admin").await;
     let client = anonymous(app)
-        .login("admin", PASSWORD)
-        .await
-        .expect("the admin logs in");
-    (client, user)
+        .with_token(&admin.token)
+        .expect("a server token is a valid header");
+    (client, admin.user)
 }
 
 /// A chat created by `admin` with `members`.
@@ -146,7 +143,10 @@ async fn a_profile_update_is_answered_and_kept() {
         .await
         .unwrap();
     assert_eq!(
-        (updated.user.first_name.as_str(), updated.user.last_name.as_str()),
+        (
+            updated.user.first_name.as_str(),
+            updated.user.last_name.as_str()
+        ),
         ("Dave", "Jones")
     );
     assert_eq!(updated.user.email, "dave@example.com");
@@ -234,19 +234,39 @@ async fn an_admin_creates_a_chat_and_adds_members() {
     let notice = admin.add_member(created.id, bob_user.id).await.unwrap();
     assert_eq!(notice.message, "User bob added to chat");
     // Adding a member again answers the same notice.
-    assert_eq!(admin.add_member(created.id, bob_user.id).await.unwrap(), notice);
+    assert_eq!(
+        admin.add_member(created.id, bob_user.id).await.unwrap(),
+        notice
+    );
 
     let members = alice.members(created.id).await.unwrap();
     let names: Vec<_> = members.iter().map(|u| u.username.as_str()).collect();
     assert_eq!(names, ["alice", "bob"]);
     // Members see each other without e-mail; the admin sees addresses.
-    assert!(members.iter().find(|u| u.id == bob_user.id).unwrap().email.is_empty());
+    assert!(
+        members
+            .iter()
+            .find(|u| u.id == bob_user.id)
+            .unwrap()
+            .email
+            .is_empty()
+    );
     let seen_by_admin = admin.chat(created.id).await.unwrap();
-    assert!(seen_by_admin.participants.iter().all(|u| !u.email.is_empty()));
+    assert!(
+        seen_by_admin
+            .participants
+            .iter()
+            .all(|u| !u.email.is_empty())
+    );
 
     assert_eq!(bob.chat(created.id).await.unwrap().participants.len(), 2);
     assert_eq!(
-        bob.chats().await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>(),
+        bob.chats()
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>(),
         [created.id]
     );
     assert!(outsider.chats().await.unwrap().is_empty());
@@ -283,7 +303,11 @@ async fn adding_an_inactive_user_is_a_conflict() {
         )
         .await
         .unwrap();
-    assert_api_error(admin.add_member(chat, sleeper.id).await, 409, ErrorKind::Conflict);
+    assert_api_error(
+        admin.add_member(chat, sleeper.id).await,
+        409,
+        ErrorKind::Conflict,
+    );
 }
 
 #[tokio::test]
@@ -319,7 +343,10 @@ async fn a_member_may_remove_themself_but_nobody_else() {
     let notice = alice.remove_member(chat, alice_user.id).await.unwrap();
     assert_eq!(notice.message, "User alice removed from chat");
     let members = admin.members(chat).await.unwrap();
-    assert_eq!(members.iter().map(|u| u.id).collect::<Vec<_>>(), [bob_user.id]);
+    assert_eq!(
+        members.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [bob_user.id]
+    );
 }
 
 #[tokio::test]
@@ -383,7 +410,10 @@ async fn history_pages_back_with_before_seq_and_forward_with_after_seq() {
     // The chat reports where it stands.
     let listed = admin.chat(chat).await.unwrap();
     assert_eq!(listed.last_seq, 7);
-    assert_eq!(listed.last_message.map(|m| m.content), Some("message 7".into()));
+    assert_eq!(
+        listed.last_message.map(|m| m.content),
+        Some("message 7".into())
+    );
 }
 
 #[tokio::test]
@@ -455,7 +485,10 @@ async fn an_admin_searches_users_and_pages_through_them() {
     let mut names: Vec<_> = found.iter().map(|u| u.user.username.clone()).collect();
     names.sort();
     assert_eq!(names, ["anna", "annette"]);
-    assert!(found.iter().all(|u| !u.user.email.is_empty()), "admins see e-mail");
+    assert!(
+        found.iter().all(|u| !u.user.email.is_empty()),
+        "admins see e-mail"
+    );
 
     let everyone = admin.users(&UserQuery::all()).await.unwrap();
     assert_eq!(everyone.len(), 4, "three users and the admin");
@@ -679,7 +712,10 @@ async fn run(op: Op, client: &Client, world: &World, chat: ChatId) -> Result<(),
         Op::RenameChat => client.rename_chat(chat, "renamed").await.map(drop),
         Op::DeleteChat => client.delete_chat(chat).await,
         Op::Members => client.members(chat).await.map(drop),
-        Op::History => client.messages(chat, PageRequest::default()).await.map(drop),
+        Op::History => client
+            .messages(chat, PageRequest::default())
+            .await
+            .map(drop),
         Op::Post => client.post(chat, "hello").await.map(drop),
         Op::AddMember => client.add_member(chat, world.newcomer.id).await.map(drop),
         Op::RemoveOther => client
@@ -726,11 +762,18 @@ async fn the_authorization_matrix_holds_for_every_sdk_method() {
             let client = world.client(caller, op).await;
             let result = run(op, &client, &world, chat).await;
             if outcome(&result) != Some(want) {
-                wrong.push(format!("{op:?} as {caller:?}: want {want:?}, got {result:?}"));
+                wrong.push(format!(
+                    "{op:?} as {caller:?}: want {want:?}, got {result:?}"
+                ));
             }
         }
     }
-    assert!(wrong.is_empty(), "{} cells differ:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} cells differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -759,5 +802,10 @@ async fn a_missing_chat_is_not_found_for_every_signed_in_caller() {
             }
         }
     }
-    assert!(wrong.is_empty(), "{} cells differ:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} cells differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
