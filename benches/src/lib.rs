@@ -191,3 +191,11 @@ pub fn list_arg<T: std::str::FromStr + Clone>(name: &str, default: &[T]) -> Vec<
         None => default.to_vec(),
     }
 }
+
+/// The 1-, 5- and 15-minute load averages (other work on the machine skews the numbers).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_owned(),
+        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
+}

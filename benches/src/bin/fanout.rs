@@ -3,14 +3,15 @@
 //!
 //! Each round posts one message and waits until every subscription has yielded it; the
 //! next round starts only then, so rounds measure latency, not queueing. Reported per
-//! subscriber count: post call → last subscriber (p50, p99), commit acknowledged → last
-//! subscriber (p50), and deliveries per second over the rounds.
+//! subscriber count, from the start of the post call: until the post returns (committed),
+//! until the first and the last subscriber has the message, and deliveries per second
+//! over the rounds (lockstep, so bounded by the round latency).
 //!
 //! ```text
 //! cargo run --release -p benches --bin fanout -- [--subscribers 1,100,1000,10000] [--rounds 200]
 //! ```
 
-use benches::{Backend, BenchCore, Percentiles, arg, create_users, list_arg, ms};
+use benches::{Backend, BenchCore, Percentiles, arg, create_users, list_arg, load_average, ms};
 use chatcore::model::{Event, NewChat, NewMessage};
 use chatcore::{Config, Subscription};
 use std::time::{Duration, Instant};
@@ -23,17 +24,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sqlite_dir = arg("--sqlite-dir").map_or_else(std::env::temp_dir, Into::into);
 
     println!(
-        "# fan-out: {rounds} posts per row, one at a time, {} cores\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "# fan-out: {rounds} posts per row, one at a time, {} cores, load average {}\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
     );
     println!(
-        "| subscribers | post → last delivered p50 ms | p99 ms | commit → last delivered p50 ms | deliveries/s |"
+        "| subscribers | post → ack p50 ms | post → first delivered p50 ms | post → last delivered p50 ms | p99 ms | deliveries/s |"
     );
-    println!("|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|");
     for &n in &counts {
         let row = measure(&Backend::Sqlite(sqlite_dir.clone()), n, rounds).await?;
         println!("{row}");
     }
+    println!("\nload average after: {}", load_average());
     Ok(())
 }
 
@@ -70,8 +73,9 @@ async fn measure(
     }
     drop(receipts);
 
-    let mut post_to_last = Vec::with_capacity(rounds);
-    let mut commit_to_last = Vec::with_capacity(rounds);
+    let mut to_ack = Vec::with_capacity(rounds);
+    let mut to_first = Vec::with_capacity(rounds);
+    let mut to_last = Vec::with_capacity(rounds);
     let started = Instant::now();
     for round in 1..=rounds {
         let posted_at = Instant::now();
@@ -86,9 +90,9 @@ async fn measure(
                 },
             )
             .await?;
-        let acknowledged_at = Instant::now();
+        to_ack.push(posted_at.elapsed());
         let seq = posted.message.seq;
-        let mut last = acknowledged_at;
+        let (mut first, mut last) = (None::<Instant>, posted_at);
         for _ in 0..subscribers {
             let (got_seq, at) = tokio::time::timeout(Duration::from_secs(10), delivered.recv())
                 .await
@@ -97,10 +101,11 @@ async fn measure(
             if got_seq != seq {
                 return Err(format!("expected seq {seq}, a subscriber got {got_seq}").into());
             }
+            first = Some(first.map_or(at, |f| f.min(at)));
             last = last.max(at);
         }
-        post_to_last.push(last - posted_at);
-        commit_to_last.push(last.saturating_duration_since(acknowledged_at));
+        to_first.push(first.map_or(Duration::ZERO, |f| f - posted_at));
+        to_last.push(last - posted_at);
     }
     let total = started.elapsed();
     for task in tasks {
@@ -108,14 +113,16 @@ async fn measure(
     }
     bench.shutdown().await;
 
-    let post = Percentiles::of(&mut post_to_last);
-    let commit = Percentiles::of(&mut commit_to_last);
+    let ack = Percentiles::of(&mut to_ack);
+    let first = Percentiles::of(&mut to_first);
+    let last = Percentiles::of(&mut to_last);
     let rate = (subscribers * rounds) as f64 / total.as_secs_f64();
     Ok(format!(
-        "| {subscribers} | {} | {} | {} | {rate:.0} |",
-        ms(post.p50),
-        ms(post.p99),
-        ms(commit.p50)
+        "| {subscribers} | {} | {} | {} | {} | {rate:.0} |",
+        ms(ack.p50),
+        ms(first.p50),
+        ms(last.p50),
+        ms(last.p99),
     ))
 }
 

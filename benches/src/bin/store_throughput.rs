@@ -13,9 +13,10 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); every measurement gets its own schema, and
 //! every SQLite measurement its own file, so each starts from empty tables.
 
-use benches::{Backend, BenchCore, Percentiles, arg, create_users, list_arg, ms};
-use chatcore::model::{ChatId, NewChat, NewMessage};
+use benches::{Backend, BenchCore, Percentiles, arg, create_users, list_arg, load_average, ms};
+use chatcore::model::{ChatId, MAX_PAGE_LIMIT, NewChat, NewMessage, PageRequest};
 use chatcore::{Actor, Config};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,8 @@ struct Outcome {
     latency: Percentiles,
     /// Posts that failed (there should be none).
     errors: usize,
+    /// Messages per transaction over the whole run (warm-up included).
+    per_transaction: f64,
 }
 
 impl Outcome {
@@ -98,8 +101,9 @@ async fn main() {
     let warmup = Duration::from_millis(warmup_ms);
 
     println!(
-        "# store throughput: {secs} s per measurement after {warmup_ms} ms warm-up, {} cores\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "# store throughput: {secs} s per measurement after {warmup_ms} ms warm-up, {} cores, load average {}\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average()
     );
     for backend_name in &backends {
         let backend = match backend_name.as_str() {
@@ -134,6 +138,11 @@ async fn main() {
             }
         }
         print_table(&backend, &outcomes);
+        println!(
+            "load average after {}: {}\n",
+            backend.label(),
+            load_average()
+        );
     }
 }
 
@@ -241,16 +250,34 @@ async fn measure(
         }
     }
 
-    // Every acknowledged post is stored, with no gap in any chat's seq.
+    // Every acknowledged post is stored, with no gap in any chat's seq. The writer stamps
+    // every message of one transaction with the same time, so distinct timestamps count
+    // the transactions.
     let mut distinct = chats.clone();
     distinct.dedup();
     let mut stored = 0;
+    let mut transactions = HashSet::new();
     for chat in distinct {
-        stored += core.membership().get_chat(&admin, chat).await?.last_seq;
+        let mut after = 0;
+        loop {
+            let page = PageRequest::after(after, MAX_PAGE_LIMIT)?;
+            let messages = core.messaging().history(&admin, chat, page).await?;
+            for m in &messages {
+                if m.seq != after + 1 {
+                    return Err(format!("chat {chat}: seq {} follows {after}", m.seq).into());
+                }
+                after = m.seq;
+                transactions.insert(m.timestamp);
+            }
+            if messages.len() < MAX_PAGE_LIMIT as usize {
+                break;
+            }
+        }
+        stored += after;
     }
     if stored != acknowledged as i64 {
         return Err(format!(
-            "{acknowledged} posts were acknowledged but the chats' last_seq add up to {stored}"
+            "{acknowledged} posts were acknowledged but {stored} messages are stored"
         )
         .into());
     }
@@ -262,6 +289,7 @@ async fn measure(
         elapsed,
         latency: Percentiles::of(&mut latencies),
         errors,
+        per_transaction: stored as f64 / transactions.len().max(1) as f64,
     })
 }
 
@@ -275,9 +303,9 @@ fn new_chat(name: &str, participants: Vec<chatcore::model::UserId>) -> NewChat {
 fn print_table(backend: &Backend, outcomes: &[Outcome]) {
     println!("## {}\n", backend.label());
     println!(
-        "| scenario | posters | writes | msgs/s | vs 1 tx/msg | p50 ms | p99 ms | max ms | errors |"
+        "| scenario | posters | writes | msgs/s | vs 1 tx/msg | msgs/tx | p50 ms | p99 ms | max ms | errors |"
     );
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
         let baseline = outcomes.iter().find(|b| {
             b.cell.max_batch == 1
@@ -296,10 +324,11 @@ fn print_table(backend: &Backend, outcomes: &[Outcome]) {
             format!("group commit ≤{}", o.cell.max_batch)
         };
         println!(
-            "| {} | {} | {writes} | {:.0} | {ratio} | {} | {} | {} | {} |",
+            "| {} | {} | {writes} | {:.0} | {ratio} | {:.1} | {} | {} | {} | {} |",
             o.cell.scenario.label(),
             o.cell.posters,
             o.per_second(),
+            o.per_transaction,
             ms(o.latency.p50),
             ms(o.latency.p99),
             ms(o.latency.max),
