@@ -11,6 +11,7 @@ use crate::http::csrf::CsrfGuardLayer;
 use crate::http::response::is_json;
 use crate::http::{ApiError, Body, BoxError};
 use crate::router;
+use crate::settings::Settings;
 use crate::state::AppState;
 use bytes::Bytes;
 use http::header::{
@@ -21,8 +22,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use std::any::Any;
 use std::convert::Infallible;
-use tower::ServiceBuilder;
 use tower::util::BoxCloneService;
+use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
@@ -52,8 +53,6 @@ where
     B::Error: Into<BoxError>,
 {
     let settings = state.settings().clone();
-    let csrf = CsrfGuardLayer::new(&settings.allowed_origins)?;
-    let body_limit = settings.body_limit;
     let app = tower::service_fn(move |req: Request<tower_http::body::Limited<B>>| {
         let state = state.clone();
         async move {
@@ -61,6 +60,31 @@ where
             Ok::<_, Infallible>(router::handle(state, req).await)
         }
     });
+    wrap(app, &settings)
+}
+
+/// Wraps any inner service (the router, or a test's) in every layer.
+///
+/// # Errors
+/// A configured allowed origin that is not a valid browser origin.
+pub fn wrap<S, B>(
+    inner: S,
+    settings: &Settings,
+) -> Result<HttpService<B>, tower_http::csrf::ConfigError>
+where
+    S: Service<
+            Request<tower_http::body::Limited<B>>,
+            Response = Response<Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let csrf = CsrfGuardLayer::new(&settings.allowed_origins)?;
+    let body_limit = settings.body_limit;
     let stack = ServiceBuilder::new()
         .map_response(boxed)
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -91,7 +115,7 @@ where
         ))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(csrf)
-        .service(app);
+        .service(inner);
     Ok(BoxCloneService::new(stack))
 }
 
@@ -174,4 +198,123 @@ where
             .or_insert(HeaderValue::from_static(value));
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::full;
+    use http_body_util::Full;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    type TestBody = tower_http::body::Limited<Full<Bytes>>;
+
+    async fn check(
+        settings: Settings,
+        handler: fn(Request<TestBody>) -> Response<Body>,
+        req: Request<Full<Bytes>>,
+    ) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+        let inner = tower::service_fn(move |req: Request<TestBody>| async move {
+            if req.uri().path() == "/slow" {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            Ok::<_, Infallible>(handler(req))
+        });
+        let svc = wrap(inner, &settings).unwrap();
+        let resp = svc.oneshot(req).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    fn ok(_: Request<TestBody>) -> Response<Body> {
+        Response::new(full("ok"))
+    }
+
+    fn panics(_: Request<TestBody>) -> Response<Body> {
+        panic!("deliberate test panic")
+    }
+
+    fn get(path: &str) -> Request<Full<Bytes>> {
+        Request::get(path).body(Full::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_json_500_with_every_header() {
+        let (status, headers, json) = check(Settings::default(), panics, get("/")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(json["code"], "internal");
+        assert_eq!(json["error"], "Internal server error");
+        assert_eq!(headers[http::header::CONTENT_TYPE], "application/json");
+        assert_eq!(headers[X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers[REQUEST_ID].len(), 16);
+    }
+
+    #[tokio::test]
+    async fn a_slow_request_times_out_with_a_json_408() {
+        let settings = Settings {
+            request_timeout: Duration::from_millis(50),
+            ..Settings::default()
+        };
+        let (status, _, json) = check(settings, ok, get("/slow")).await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(json["code"], "unavailable");
+    }
+
+    #[tokio::test]
+    async fn a_declared_oversized_body_is_a_json_413_before_the_handler_runs() {
+        let settings = Settings {
+            body_limit: 10,
+            ..Settings::default()
+        };
+        let req = Request::post("/")
+            .header(http::header::CONTENT_LENGTH, "11")
+            .body(Full::new(Bytes::from_static(b"01234567890")))
+            .unwrap();
+        let (status, _, json) = check(settings, panics, req).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(json["error"], "Request body is larger than 10 bytes");
+    }
+
+    #[tokio::test]
+    async fn a_cross_site_post_is_refused_unless_it_carries_an_api_token() {
+        let cross_site = |auth: Option<&str>| {
+            let mut req = Request::post("http://chat.example/api/chat/")
+                .header(http::header::HOST, "chat.example")
+                .header(http::header::ORIGIN, "https://evil.example")
+                .header("sec-fetch-site", "cross-site");
+            if let Some(a) = auth {
+                req = req.header(AUTHORIZATION, a);
+            }
+            req.body(Full::default()).unwrap()
+        };
+        let (status, _, json) = check(Settings::default(), ok, cross_site(None)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(json["code"], "forbidden");
+        let (status, _, _) = check(Settings::default(), ok, cross_site(Some("Basic YTpi"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) = check(Settings::default(), ok, cross_site(Some("token abc"))).await;
+        assert_eq!(status, StatusCode::OK);
+        let trusted = Settings {
+            allowed_origins: vec!["https://evil.example".into()],
+            ..Settings::default()
+        };
+        let (status, _, _) = check(trusted, ok, cross_site(None)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_client_request_id_is_kept_and_echoed() {
+        let req = Request::get("/")
+            .header(REQUEST_ID, "abc-123")
+            .body(Full::default())
+            .unwrap();
+        let (_, headers, _) = check(Settings::default(), ok, req).await;
+        assert_eq!(headers[REQUEST_ID], "abc-123");
+        assert_eq!(headers[CONTENT_SECURITY_POLICY], "default-src 'self'");
+        assert_eq!(headers[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[REFERRER_POLICY], "no-referrer");
+    }
 }

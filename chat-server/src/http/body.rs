@@ -83,7 +83,15 @@ fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
 /// `Content-Type` is read as `{}` (so optional-only bodies may be left out).
 pub fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
     match format(headers)? {
-        Format::Json => serde_json::from_slice(body).map_err(ApiError::malformed),
+        Format::Json => {
+            // serde reads a struct from an array too (`["hi"]` as `{content: "hi"}`); every
+            // body of this API is an object, so anything else is refused up front.
+            let first = body.iter().find(|b| !b.is_ascii_whitespace());
+            if first.is_some_and(|b| *b != b'{') {
+                return Err(ApiError::malformed("the body must be a JSON object"));
+            }
+            serde_json::from_slice(body).map_err(ApiError::malformed)
+        }
         Format::Form => form::from_bytes(body).map_err(ApiError::malformed),
         Format::Unspecified if body.iter().all(u8::is_ascii_whitespace) => {
             serde_json::from_slice(b"{}").map_err(ApiError::malformed)
@@ -134,6 +142,7 @@ mod tests {
     #[test]
     fn arrays_wrong_types_and_garbage_are_400() {
         assert_eq!(status("application/json", "[1,2]"), 400);
+        assert_eq!(status("application/json", r#"["a","b"]"#), 400);
         assert_eq!(
             status("application/json", r#"{"username":1,"password":"b"}"#),
             400

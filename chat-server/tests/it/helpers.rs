@@ -462,3 +462,58 @@ pub fn form(pairs: &[(&str, &str)]) -> Send {
             .collect(),
     )
 }
+
+/// Redacts an id after checking it is an integer.
+pub fn redact_id(value: insta::internals::Content, _: insta::internals::ContentPath<'_>) -> String {
+    assert!(value.as_i64().is_some(), "an id is an integer: {value:?}");
+    "[id]".into()
+}
+
+/// Redacts a timestamp after checking it is in the wire format
+/// (`2026-11-24T09:21:11.386088+00:00`).
+pub fn redact_time(
+    value: insta::internals::Content,
+    _: insta::internals::ContentPath<'_>,
+) -> String {
+    let text = value.as_str().expect("a timestamp is a string");
+    assert!(is_wire_time(text), "not the wire time format: {text}");
+    "[timestamp]".into()
+}
+
+/// Whether `text` is RFC 3339 in UTC with six fractional digits and a numeric offset.
+pub fn is_wire_time(text: &str) -> bool {
+    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339);
+    let fraction = text.split('.').nth(1).unwrap_or_default();
+    parsed.is_ok() && fraction.len() == "123456+00:00".len() && text.ends_with("+00:00")
+}
+
+/// Redacts an API token after checking it is 40 lowercase hex characters.
+pub fn redact_token(
+    value: insta::internals::Content,
+    _: insta::internals::ContentPath<'_>,
+) -> String {
+    let text = value.as_str().expect("a token is a string");
+    assert!(
+        text.len() == 40
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "not a token: {text}"
+    );
+    "[token]".into()
+}
+
+/// `insta::assert_json_snapshot!` with the wire redactions: ids, timestamps and tokens, each
+/// checked for its format before it is replaced.
+#[macro_export]
+macro_rules! assert_wire_snapshot {
+    ($name:expr, $value:expr) => {
+        insta::assert_json_snapshot!($name, $value, {
+            ".**.id" => insta::dynamic_redaction($crate::helpers::redact_id),
+            ".**.chat" => insta::dynamic_redaction($crate::helpers::redact_id),
+            ".**.timestamp" => insta::dynamic_redaction($crate::helpers::redact_time),
+            ".**.created_at" => insta::dynamic_redaction($crate::helpers::redact_time),
+            ".**.token" => insta::dynamic_redaction($crate::helpers::redact_token),
+        })
+    };
+}
