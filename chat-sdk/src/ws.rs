@@ -18,12 +18,13 @@ use chatcore::model::{ChatId, Event, MessageId, RemovalReason, UserId};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 /// The close code of a subscriber that fell behind; the SDK resumes with `after_seq`.
 pub const CLOSE_LAGGED: u16 = 4000;
@@ -678,7 +679,13 @@ async fn open_socket(client: &Client, chat: ChatId, after_seq: i64) -> Result<So
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_INCOMING_FRAME))
         .max_frame_size(Some(MAX_INCOMING_FRAME));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let connector = if url.scheme() == "wss" {
+        Some(tls_connector()?)
+    } else {
+        None
+    };
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
         Ok(Ok((socket, _response))) => Ok(socket),
         Ok(Err(e)) => Err(e.into()),
@@ -689,6 +696,37 @@ async fn open_socket(client: &Client, chat: ChatId, after_seq: i64) -> Result<So
             ),
         )))),
     }
+}
+
+/// The TLS setup for `wss://`: rustls with the aws-lc-rs provider (the one reqwest uses),
+/// chosen explicitly so that no process-wide default provider is needed (and an
+/// application that also compiles *ring* does not make the choice ambiguous), and the
+/// system's root certificates. Built once.
+fn tls_connector() -> Result<Connector> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    if let Some(config) = CONFIG.get() {
+        return Ok(Connector::Rustls(Arc::clone(config)));
+    }
+    let loaded = rustls_native_certs::load_native_certs();
+    for e in &loaded.errors {
+        tracing::warn!(error = %e, "a system root certificate could not be loaded");
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
+    tracing::debug!(added, ignored, "system root certificates for wss://");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| {
+            Error::WebSocket(Box::new(tungstenite::Error::Tls(
+                tungstenite::error::TlsError::Rustls(Box::new(e)),
+            )))
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Connector::Rustls(Arc::clone(
+        CONFIG.get_or_init(|| Arc::new(config)),
+    )))
 }
 
 #[cfg(test)]
@@ -971,6 +1009,23 @@ mod tests {
             std::io::ErrorKind::ConnectionRefused,
         ))));
         assert!(!is_final(&io));
+    }
+
+    #[test]
+    fn the_wss_connector_builds_without_a_process_wide_crypto_provider() {
+        // No test installs a default provider, so this passing shows the SDK names its own.
+        assert!(
+            rustls::crypto::CryptoProvider::get_default().is_none(),
+            "this test's premise: nothing in this binary installs a default provider"
+        );
+        let Connector::Rustls(config) = tls_connector().unwrap() else {
+            panic!("wss:// uses rustls")
+        };
+        // Built once: the second call shares the configuration.
+        let Connector::Rustls(again) = tls_connector().unwrap() else {
+            panic!("wss:// uses rustls")
+        };
+        assert!(Arc::ptr_eq(&config, &again));
     }
 
     // ----- against a scripted server ------------------------------------------------
