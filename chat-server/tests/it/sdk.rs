@@ -809,3 +809,35 @@ async fn a_missing_chat_is_not_found_for_every_signed_in_caller() {
         wrong.join("\n")
     );
 }
+
+// ----- live connection: what can be checked before the WebSocket issue lands --------------
+
+#[tokio::test]
+async fn connecting_is_refused_before_any_upgrade_for_strangers_and_missing_chats() {
+    let app = spawn_app().await;
+    let world = World::new(&app).await;
+    let chat = world.fresh_chat().await;
+    let cases = [
+        (Caller::Anonymous, chat, E401),
+        (Caller::BadToken, chat, E401),
+        (Caller::NonMember, chat, E403),
+        (Caller::Member, ChatId(999_999), E404),
+        (Caller::Admin, ChatId(999_999), E404),
+    ];
+    let mut wrong = Vec::new();
+    for (caller, chat, want) in cases {
+        let client = world.client(caller, Op::Me).await;
+        let result = client.connect(chat).await.map(drop);
+        if outcome(&result) != Some(want) {
+            wrong.push(format!(
+                "connect as {caller:?}: want {want:?}, got {result:?}"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} cases differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
