@@ -13,8 +13,11 @@ pub async fn health(ctx: Ctx) -> Result<Response<Body>, ApiError> {
         Ok(()) => Ok(json(StatusCode::OK, &json!({"status": "ok"}))),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            Err(ApiError::from(chatcore::Error::Unavailable {
-                retry_after: std::time::Duration::from_secs(1),
+            Err(ApiError::from(match e {
+                unavailable @ chatcore::Error::Unavailable { .. } => unavailable,
+                _ => chatcore::Error::Unavailable {
+                    retry_after: std::time::Duration::from_secs(1),
+                },
             }))
         }
     }

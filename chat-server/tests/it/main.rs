@@ -4,9 +4,14 @@
 mod accounts;
 mod auth;
 mod chats;
+mod cli;
+mod defects;
 mod flow;
 mod helpers;
+mod matrix;
 mod members;
 mod messages;
+mod meta;
 mod sdk;
 mod users;
+mod wire;

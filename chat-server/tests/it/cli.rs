@@ -1,0 +1,215 @@
+//! The binary: management commands on a fresh database, `serve` with no configuration at
+//! all, graceful shutdown on SIGTERM, and clear refusals.
+
+use crate::helpers::PASSWORD;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chat-server");
+
+/// The binary with a clean `CHAT_*` environment, run in `dir`.
+fn chat_server(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).env("RUST_LOG", "warn");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CHAT_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn run_with_stdin(mut cmd: Command, stdin: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin.as_bytes())
+        .expect("stdin takes the password");
+    child.wait_with_output().expect("the binary ends")
+}
+
+#[test]
+fn migrate_then_createsuperuser_then_changepassword_on_a_fresh_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+
+    let out = chat_server(dir.path())
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Migrations applied"));
+
+    let mut cmd = chat_server(dir.path());
+    cmd.args([
+        "createsuperuser",
+        "--username",
+        "root",
+        "--email",
+        "root@example.com",
+        "--password-stdin",
+    ])
+    .env("CHAT_DATABASE_URL", &url);
+    let out = run_with_stdin(cmd, &format!("{PASSWORD}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Superuser root created"));
+
+    let mut cmd = chat_server(dir.path());
+    cmd.args([
+        "createsuperuser",
+        "--username",
+        "ROOT",
+        "--password-stdin",
+        "--database-url",
+        &url,
+    ]);
+    let out = run_with_stdin(cmd, &format!("{PASSWORD}\n"));
+    assert!(!out.status.success(), "a taken username is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+
+    let out = chat_server(dir.path())
+        .args([
+            "changepassword",
+            "--username",
+            "root",
+            "--database-url",
+            &url,
+        ])
+        .env("CHAT_SUPERUSER_PASSWORD", "a brand new passphrase")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = chat_server(dir.path())
+        .args([
+            "changepassword",
+            "--username",
+            "root",
+            "--database-url",
+            &url,
+        ])
+        .env("CHAT_SUPERUSER_PASSWORD", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a weak password is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+
+    let out = chat_server(dir.path())
+        .args([
+            "changepassword",
+            "--username",
+            "nobody",
+            "--database-url",
+            &url,
+        ])
+        .env("CHAT_SUPERUSER_PASSWORD", "a brand new passphrase")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("User not found"));
+}
+
+#[test]
+fn without_a_terminal_or_a_password_source_createsuperuser_explains_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chat_server(dir.path())
+        .args(["createsuperuser", "--username", "root"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--password-stdin") && err.contains("CHAT_SUPERUSER_PASSWORD"),
+        "{err}"
+    );
+}
+
+#[test]
+fn redis_is_refused_with_a_clear_message_for_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chat_server(dir.path())
+        .env("CHAT_REDIS_URL", "redis://127.0.0.1:6379")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("later release"));
+}
+
+/// A free port (bound and released; good enough on loopback).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn serve_without_configuration_uses_chat_db_in_the_working_directory_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Only the port is moved off the default (8000 may be taken on a shared machine).
+    let mut child = chat_server(dir.path())
+        .env("CHAT_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let started = Instant::now();
+    loop {
+        if let Ok(resp) = reqwest::get(&url).await
+            && resp.status() == 200
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        dir.path().join("chat.db").exists(),
+        "the default database is chat.db in the cwd"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no graceful exit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
