@@ -10,6 +10,8 @@
 //! (plumbing shared by every front end), `layers` (the tower stack), `app` (accept loop and
 //! shutdown). WebSockets (`ws`) and HTML pages (`web`) come with their own issues.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod app;
 pub mod cli;

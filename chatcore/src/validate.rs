@@ -208,6 +208,10 @@ pub fn content(raw: &str, max_chars: usize) -> Result<String, Error> {
             format!("Ensure this field has no more than {max_chars} characters."),
         ));
     }
+    // PostgreSQL cannot store NUL in text; no message needs one.
+    if text.contains('\0') {
+        return Err(Error::invalid("content", "must not contain NUL characters"));
+    }
     Ok(text.to_owned())
 }
 
@@ -252,7 +256,8 @@ pub fn user_search_key(username: &str, first: &str, last: &str, email: &str) -> 
 /// A search query turned into a `LIKE … ESCAPE '\'` pattern over [`user_search_key`].
 pub fn like_pattern(query: &str) -> String {
     let mut pattern = String::from("%");
-    for c in query.trim().to_lowercase().chars() {
+    // NUL can be in no search key (PostgreSQL refuses it in a pattern): drop it.
+    for c in query.trim().to_lowercase().chars().filter(|c| *c != '\0') {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }

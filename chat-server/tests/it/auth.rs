@@ -249,3 +249,52 @@ async fn a_deactivated_user_is_locked_out_at_once() {
     .await
     .expect(401);
 }
+
+/// Failed logins from one client address, whatever the usernames, until the IP is limited.
+async fn fail_logins_from(app: &TestApp, forwarded_for: &str, users: &[&str]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for user in users {
+        let answer = app
+            .http
+            .post(app.url("/api/accounts/login/"))
+            .header("X-Forwarded-For", forwarded_for)
+            .json(&json!({"username": user, "password": "wrong password!"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(answer.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+    let mut config = chatcore::Config::for_tests();
+    config.login_rate_limit.max_failures = 2;
+    let behind_proxy = chat_server::Settings {
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..chat_server::Settings::default()
+    };
+    let app = spawn_app_with(Backend::Sqlite, config.clone(), behind_proxy)
+        .await
+        .unwrap();
+    assert_eq!(
+        fail_logins_from(&app, "203.0.113.1", &["a", "b", "c"]).await,
+        [400, 400, 429]
+    );
+    // Another client behind the same proxy is not punished for the first one.
+    assert_eq!(fail_logins_from(&app, "203.0.113.2", &["d"]).await, [400]);
+
+    let direct = spawn_app_with(Backend::Sqlite, config, chat_server::Settings::default())
+        .await
+        .unwrap();
+    // Untrusted peers cannot dodge the limit by inventing addresses.
+    assert_eq!(
+        fail_logins_from(&direct, "203.0.113.1", &["a", "b"]).await,
+        [400, 400]
+    );
+    assert_eq!(
+        fail_logins_from(&direct, "203.0.113.2", &["d"]).await,
+        [429]
+    );
+}

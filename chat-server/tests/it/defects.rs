@@ -390,3 +390,69 @@ async fn defect_messages_posted_over_rest_are_fanned_out() {
         other => panic!("unexpected event {other:?}"),
     }
 }
+
+/// No client input gives a 500: text with NUL and other control characters (which
+/// PostgreSQL cannot store) is refused or cleaned, on every backend.
+#[tokio::test]
+async fn control_characters_in_any_text_field_never_give_a_500() {
+    for app in every_backend().await {
+        let admin = app.create_admin("root").await;
+        let chat = app.create_chat(&admin, "general", &[&admin]).await;
+        let nul = "a\u{0}b";
+        let answers = [
+            app.post(
+                &format!("/api/chat/{}/message/", chat.id),
+                &admin,
+                json!({"content": nul}),
+            )
+            .await,
+            app.post(
+                &format!("/api/chat/{}/message/", chat.id),
+                &admin,
+                json!({"content": "ok", "client_id": nul}),
+            )
+            .await,
+            app.post("/api/chat/", &admin, json!({"name": nul})).await,
+            app.patch(
+                &format!("/api/chat/{}/", chat.id),
+                &admin,
+                json!({"name": nul}),
+            )
+            .await,
+            app.patch("/api/accounts/me/", &admin, json!({"first_name": nul}))
+                .await,
+            app.patch(
+                "/api/accounts/me/",
+                &admin,
+                json!({"email": "a\u{0}@example.com"}),
+            )
+            .await,
+            app.post(
+                "/api/accounts/register/",
+                As::Anonymous,
+                json!({"username": nul, "password": PASSWORD}),
+            )
+            .await,
+            app.post(
+                "/api/accounts/register/",
+                As::Anonymous,
+                json!({"username": "nul", "password": "pass\u{0}word long enough"}),
+            )
+            .await,
+            app.post(
+                "/api/accounts/login/",
+                As::Anonymous,
+                json!({"username": nul, "password": nul}),
+            )
+            .await,
+            app.get("/api/users/?q=a%00b", &admin).await,
+        ];
+        let failures: Vec<String> = answers
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.status.as_u16() >= 500)
+            .map(|(i, a)| format!("case {i}: {} {}", a.status, a.text))
+            .collect();
+        assert!(failures.is_empty(), "{:?}: {failures:#?}", app.backend);
+    }
+}

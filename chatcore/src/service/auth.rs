@@ -61,7 +61,13 @@ impl AuthServiceImpl {
     ) -> Result<UserRecord> {
         let key = validate::username_key(username);
         self.limiter.check(&key, client.ip)?;
-        let record = self.store.user_by_key(&key).await?;
+        // No username holds NUL, and PostgreSQL refuses it in a query: such a name matches
+        // nobody (and still costs one verification below).
+        let record = if key.contains('\0') {
+            None
+        } else {
+            self.store.user_by_key(&key).await?
+        };
         let matches = self
             .hasher
             .verify(password, record.as_ref().map(|r| r.password_hash.as_str()))
