@@ -91,8 +91,8 @@ pub struct ServeArgs {
     pub registration: RegistrationMode,
     /// Comma-separated addresses or CIDR blocks of reverse proxies whose X-Forwarded-For
     /// is believed.
-    #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<TrustedProxy>,
+    #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = optional_proxy)]
+    pub trusted_proxies: Vec<Option<TrustedProxy>>,
     /// Comma-separated origins (`https://chat.example.com`) allowed to make
     /// cookie-authenticated requests, besides the server's own host.
     #[arg(long, env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -221,10 +221,25 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
 /// The HTTP settings the flags describe.
 pub fn settings(args: &ServeArgs) -> Settings {
     Settings {
-        trusted_proxies: args.trusted_proxies.clone(),
-        allowed_origins: args.allowed_origins.clone(),
+        trusted_proxies: args.trusted_proxies.iter().flatten().copied().collect(),
+        allowed_origins: args
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect(),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         ..Settings::default()
+    }
+}
+
+/// A trusted proxy; an empty item (`CHAT_TRUSTED_PROXIES=` or `a,,b`) is none.
+fn optional_proxy(s: &str) -> Result<Option<TrustedProxy>, String> {
+    if s.trim().is_empty() {
+        Ok(None)
+    } else {
+        s.parse().map(Some)
     }
 }
 

@@ -317,4 +317,62 @@ mod tests {
         assert_eq!(headers[X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(headers[REFERRER_POLICY], "no-referrer");
     }
+
+    /// Collects formatted log output in memory.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn log_lines_carry_the_request_id_and_never_the_credentials() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        fn logs(req: Request<TestBody>) -> Response<Body> {
+            tracing::info!("inside the handler");
+            ok(req)
+        }
+        let req = Request::get("/api/chat/")
+            .header(REQUEST_ID, "req-7")
+            .header(AUTHORIZATION, "Token s3cr3t-token")
+            .header(COOKIE, "chat_session=s3cr3t-session")
+            .body(Full::default())
+            .unwrap();
+        check(Settings::default(), logs, req).await;
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() >= 3, "{text}");
+        for line in &lines {
+            assert!(
+                line.contains("id=req-7"),
+                "a line without the request id: {line}"
+            );
+        }
+        assert!(
+            text.contains("inside the handler") && text.contains("status=200"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Sensitive"),
+            "headers are logged, redacted: {text}"
+        );
+        assert!(
+            !text.contains("s3cr3t"),
+            "a credential reached the log: {text}"
+        );
+    }
 }

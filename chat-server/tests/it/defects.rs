@@ -456,3 +456,53 @@ async fn control_characters_in_any_text_field_never_give_a_500() {
         assert!(failures.is_empty(), "{:?}: {failures:#?}", app.backend);
     }
 }
+
+/// No client input gives a 500: extreme integers in paths, queries and bodies.
+#[tokio::test]
+async fn extreme_numbers_never_give_a_500() {
+    for app in every_backend().await {
+        let admin = app.create_admin("root").await;
+        let chat = app.create_chat(&admin, "general", &[&admin]).await;
+        app.post_message(&admin, chat.id, "one").await;
+        let max = i64::MAX;
+        let history = format!("/api/chat/{}/message/", chat.id);
+        let answers = [
+            app.get(&format!("{history}?after_seq={max}"), &admin).await,
+            app.get(&format!("{history}?before_seq={max}"), &admin)
+                .await,
+            app.get(&format!("{history}?after_seq=99999999999999999999"), &admin)
+                .await,
+            app.get(&format!("/api/chat/{max}/"), &admin).await,
+            app.get(&format!("/api/chat/-{max}/message/"), &admin).await,
+            app.put(&format!("/api/chat/{}/user/{max}/", chat.id), &admin)
+                .await,
+            app.patch(
+                &format!("/api/users/{max}/"),
+                &admin,
+                json!({"is_active": true}),
+            )
+            .await,
+            app.get("/api/users/?offset=4294967295&limit=200", &admin)
+                .await,
+            app.post(
+                "/api/chat/",
+                &admin,
+                json!({"name": "n", "participants": [max, -1, 0]}),
+            )
+            .await,
+            app.post(
+                "/api/chat/",
+                &admin,
+                json!({"name": "n", "participants": [1e300]}),
+            )
+            .await,
+        ];
+        let failures: Vec<String> = answers
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.status.as_u16() >= 500)
+            .map(|(i, a)| format!("case {i}: {} {}", a.status, a.text))
+            .collect();
+        assert!(failures.is_empty(), "{:?}: {failures:#?}", app.backend);
+    }
+}

@@ -145,8 +145,13 @@ fn rows() -> Vec<Row> {
 }
 
 #[tokio::test]
-async fn the_authorization_matrix_holds_for_every_endpoint() {
-    let app = spawn_app().await;
+async fn the_authorization_matrix_holds_for_every_endpoint_on_every_backend() {
+    for app in every_backend().await {
+        check_matrix(&app).await;
+    }
+}
+
+async fn check_matrix(app: &TestApp) {
     let admin = app.create_admin("root").await;
     let outsider = app.create_user("outsider").await;
     let member = app.create_user("member").await;
@@ -158,9 +163,9 @@ async fn the_authorization_matrix_holds_for_every_endpoint() {
             let (who, own_id) = match role {
                 Role::Anonymous => (As::Anonymous, member.id()),
                 Role::BadToken => (As::Token("0".repeat(40)), member.id()),
-                Role::Outsider => (As::Token(fresh_token(&app, &outsider).await), outsider.id()),
-                Role::Member => (As::Token(fresh_token(&app, &member).await), member.id()),
-                Role::Admin => (As::Token(fresh_token(&app, &admin).await), admin.id()),
+                Role::Outsider => (As::Token(fresh_token(app, &outsider).await), outsider.id()),
+                Role::Member => (As::Token(fresh_token(app, &member).await), member.id()),
+                Role::Admin => (As::Token(fresh_token(app, &admin).await), admin.id()),
             };
             let path = row
                 .path
