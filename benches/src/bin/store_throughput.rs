@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p benches --bin store_throughput -- \
-//!     [--secs 3] [--warmup-ms 500] [--posters 1,8,64] [--batches 256,1] \
+//!     [--secs 3] [--warmup-ms 500] [--repeat 1] [--posters 1,8,64] [--batches 256,1] \
 //!     [--backends sqlite,postgres] [--scenarios one-chat,chat-per-poster] [--sqlite-dir /tmp]
 //! ```
 //!
@@ -86,6 +86,8 @@ struct PosterReport {
 async fn main() {
     let secs: f64 = arg("--secs").map_or(3.0, |v| v.parse().expect("--secs: a number"));
     let warmup_ms: u64 = arg("--warmup-ms").map_or(500, |v| v.parse().expect("--warmup-ms"));
+    let repeat: usize = arg("--repeat").map_or(1, |v| v.parse().expect("--repeat: a count"));
+    let repeat = repeat.max(1);
     let posters: Vec<usize> = list_arg("--posters", &[1, 8, 64]);
     let batches: Vec<usize> = list_arg("--batches", &[256, 1]);
     let backends: Vec<String> = list_arg("--backends", &["sqlite".into(), "postgres".into()]);
@@ -101,48 +103,85 @@ async fn main() {
     let warmup = Duration::from_millis(warmup_ms);
 
     println!(
-        "# store throughput: {secs} s per measurement after {warmup_ms} ms warm-up, {} cores, load average {}\n",
+        "# store throughput: {secs} s per measurement after {warmup_ms} ms warm-up, {repeat} run(s) per cell, {} cores, load average {}\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average()
     );
+    let mut failures = 0;
     for backend_name in &backends {
         let backend = match backend_name.as_str() {
             "sqlite" => Backend::Sqlite(sqlite_dir.clone()),
             "postgres" => Backend::postgres_from_env(),
             other => panic!("unknown backend {other:?} (sqlite, postgres)"),
         };
-        let mut outcomes = Vec::new();
+        let mut cells = Vec::new();
         for &scenario in &scenarios {
-            for &n in &posters {
+            for &posters in &posters {
                 for &max_batch in &batches {
-                    let cell = Cell {
+                    cells.push(Cell {
                         scenario,
-                        posters: n,
+                        posters,
                         max_batch,
-                    };
-                    match measure(&backend, cell, warmup, window).await {
-                        Ok(outcome) => {
-                            eprintln!(
-                                "{} {:?}: {:.0} msgs/s",
-                                backend.label(),
-                                cell,
-                                outcome.per_second()
-                            );
-                            outcomes.push(outcome);
-                        }
-                        Err(e) => {
-                            eprintln!("{} {cell:?}: FAILED: {e}", backend.label());
-                        }
+                    });
+                }
+            }
+        }
+        // Rounds go over the whole matrix, so a burst of other load on the machine hits
+        // one run of many cells rather than every run of one cell.
+        let mut runs: Vec<Vec<Outcome>> = cells.iter().map(|_| Vec::new()).collect();
+        for round in 1..=repeat {
+            for (cell, runs) in cells.iter().zip(&mut runs) {
+                match measure(&backend, *cell, warmup, window).await {
+                    Ok(outcome) => {
+                        eprintln!(
+                            "{} round {round}/{repeat} {cell:?}: {:.0} msgs/s",
+                            backend.label(),
+                            outcome.per_second()
+                        );
+                        runs.push(outcome);
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        eprintln!("{} {cell:?}: FAILED: {e}", backend.label());
                     }
                 }
             }
         }
-        print_table(&backend, &outcomes);
+        let summaries: Vec<Summary> = runs.into_iter().filter_map(Summary::of).collect();
+        print_table(&backend, &summaries, repeat);
         println!(
             "load average after {}: {}\n",
             backend.label(),
             load_average()
         );
+    }
+    if failures > 0 {
+        eprintln!("{failures} measurements FAILED (see above)");
+        std::process::exit(1);
+    }
+}
+
+/// The runs of one cell: the median run by throughput, and the spread.
+struct Summary {
+    median: Outcome,
+    slowest: f64,
+    fastest: f64,
+    runs: usize,
+}
+
+impl Summary {
+    fn of(mut runs: Vec<Outcome>) -> Option<Self> {
+        runs.sort_by(|a, b| a.per_second().total_cmp(&b.per_second()));
+        let slowest = runs.first()?.per_second();
+        let fastest = runs.last()?.per_second();
+        let count = runs.len();
+        let median = runs.swap_remove(count / 2);
+        Some(Self {
+            median,
+            slowest,
+            fastest,
+            runs: count,
+        })
     }
 }
 
@@ -300,22 +339,29 @@ fn new_chat(name: &str, participants: Vec<chatcore::model::UserId>) -> NewChat {
     }
 }
 
-fn print_table(backend: &Backend, outcomes: &[Outcome]) {
+fn print_table(backend: &Backend, summaries: &[Summary], repeat: usize) {
     println!("## {}\n", backend.label());
+    if repeat > 1 {
+        println!(
+            "Median of {repeat} runs by msgs/s (range: slowest–fastest run); the other columns are the median run's.\n"
+        );
+    }
     println!(
-        "| scenario | posters | writes | msgs/s | vs 1 tx/msg | msgs/tx | p50 ms | p99 ms | max ms | errors |"
+        "| scenario | posters | writes | msgs/s | range | vs 1 tx/msg | msgs/tx | p50 ms | p99 ms | max ms | errors |"
     );
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
-    for o in outcomes {
-        let baseline = outcomes.iter().find(|b| {
-            b.cell.max_batch == 1
-                && b.cell.scenario == o.cell.scenario
-                && b.cell.posters == o.cell.posters
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for s in summaries {
+        let o = &s.median;
+        let baseline = summaries.iter().find(|b| {
+            b.median.cell.max_batch == 1
+                && b.median.cell.scenario == o.cell.scenario
+                && b.median.cell.posters == o.cell.posters
         });
         let ratio = match baseline {
-            Some(b) if o.cell.max_batch != 1 => {
-                format!("{:.1}×", o.per_second() / b.per_second().max(f64::EPSILON))
-            }
+            Some(b) if o.cell.max_batch != 1 => format!(
+                "{:.1}×",
+                o.per_second() / b.median.per_second().max(f64::EPSILON)
+            ),
             _ => "—".to_owned(),
         };
         let writes = if o.cell.max_batch == 1 {
@@ -323,8 +369,13 @@ fn print_table(backend: &Backend, outcomes: &[Outcome]) {
         } else {
             format!("group commit ≤{}", o.cell.max_batch)
         };
+        let range = if s.runs > 1 {
+            format!("{:.0}–{:.0}", s.slowest, s.fastest)
+        } else {
+            "—".to_owned()
+        };
         println!(
-            "| {} | {} | {writes} | {:.0} | {ratio} | {:.1} | {} | {} | {} | {} |",
+            "| {} | {} | {writes} | {:.0} | {range} | {ratio} | {:.1} | {} | {} | {} | {} |",
             o.cell.scenario.label(),
             o.cell.posters,
             o.per_second(),
