@@ -30,28 +30,16 @@ impl Query {
     }
 
     /// An integer parameter; present but not an integer of type `T` is a 400.
-    pub fn integer<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
+    pub fn integer<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ApiError> {
         match self.params.get(name) {
             None => Ok(None),
             Some(v) => v.trim().parse::<T>().map(Some).map_err(|_| {
                 ApiError::from(chatcore::Error::invalid(
-                    static_name(name),
+                    name,
                     format!("must be an integer, not `{v}`"),
                 ))
             }),
         }
-    }
-}
-
-/// `Error::Invalid` wants a `&'static str` field name; the names we ask for are literals in
-/// the handlers, so map the known ones back to static strings.
-fn static_name(name: &str) -> &'static str {
-    match name {
-        "limit" => "limit",
-        "offset" => "offset",
-        "before_seq" => "before_seq",
-        "after_seq" => "after_seq",
-        _ => "query",
     }
 }
 

@@ -293,13 +293,15 @@ async fn changing_the_password_revokes_old_tokens_and_returns_a_new_one() {
     let app = spawn_app().await;
     let ann = app.create_user("ann").await;
     let new_password = "an entirely new passphrase";
-    app.post(
-        "/api/accounts/password/",
-        &ann,
-        json!({"old_password": "not it at all", "new_password": new_password}),
-    )
-    .await
-    .expect_error(400, "invalid");
+    let answer = app
+        .post(
+            "/api/accounts/password/",
+            &ann,
+            json!({"old_password": "not it at all", "new_password": new_password}),
+        )
+        .await;
+    answer.expect_error(400, "invalid");
+    assert_wire_snapshot!("password_wrong_old", answer.json);
     let answer = app
         .post(
             "/api/accounts/password/",
@@ -308,6 +310,7 @@ async fn changing_the_password_revokes_old_tokens_and_returns_a_new_one() {
         )
         .await;
     answer.expect(200);
+    assert_wire_snapshot!("password_changed", answer.json);
     let token = answer.json["token"].as_str().unwrap().to_owned();
     app.get("/api/accounts/me/", &ann)
         .await

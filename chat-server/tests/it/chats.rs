@@ -187,6 +187,7 @@ async fn an_admin_renames_and_deletes_a_chat() {
     let answer = app.patch(&path, &admin, json!({"name": "new"})).await;
     answer.expect(200);
     assert_eq!(answer.json["name"], "new");
+    assert_wire_snapshot!("chat_renamed", answer.json);
     app.patch(&path, &admin, json!({"name": ""}))
         .await
         .expect_error(400, "invalid");

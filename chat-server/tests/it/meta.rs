@@ -14,7 +14,8 @@ async fn health_is_ok_with_and_without_the_slash() {
     for path in ["/healthz", "/healthz/"] {
         let answer = app.get(path, As::Anonymous).await;
         answer.expect(200);
-        assert_eq!(answer.json, serde_json::json!({"status": "ok"}));
+        assert_eq!(answer.header("content-type"), Some("application/json"));
+        assert_wire_snapshot!("health_ok", answer.json);
     }
 }
 
