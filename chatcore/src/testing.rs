@@ -18,9 +18,13 @@ pub fn postgres_url() -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             SKIP_NOTICE.call_once(|| {
-                eprintln!(
+                // Written to the stderr handle, not with `eprintln!`, which the test harness
+                // captures (and shows only for failing tests).
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\n*** {POSTGRES_URL_VAR} is not set: PostgreSQL tests are SKIPPED (SQLite only) ***\n"
-                )
+                );
             });
             None
         }
