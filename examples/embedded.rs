@@ -7,7 +7,7 @@
 //!
 //! Run it with `cargo run -p examples --example embedded`.
 
-use chatcore::model::{ChatId, Event, NewChat, NewMessage, PageRequest, Registration};
+use chatcore::model::{Event, NewChat, NewMessage, PageRequest, Registration};
 use chatcore::{Actor, ChatCore, ClientInfo, Config, Credential, Error, Services, Subscription};
 use std::time::Duration;
 
@@ -246,7 +246,7 @@ fn message_with_id(content: &str, client_id: &str) -> NewMessage {
 
 /// The next event of a subscription, or an error if none comes within five seconds.
 async fn next_event(subscription: &mut Subscription) -> Result<chatcore::SharedEvent, BoxError> {
-    let chat: ChatId = subscription.chat();
+    let chat = subscription.chat();
     match tokio::time::timeout(Duration::from_secs(5), subscription.next()).await {
         Ok(Some(event)) => Ok(event),
         Ok(None) => Err(format!("the subscription to chat {chat} ended early").into()),
