@@ -167,24 +167,25 @@ async fn main() -> Result<(), BoxError> {
         describe(next_event(&mut resumed).await?.event())
     );
 
-    // 8. The core enforces the rules for every caller: carol is not a member.
-    println!("\n-- carol (not a member) tries to read and to post");
+    // 8. The core enforces the rules for every caller: carol is not a member, and only an
+    //    admin creates chats.
+    println!("\n-- refused by the core");
     expect_forbidden(
-        "read history",
+        "carol (not a member) reads the history",
         services
             .messaging
             .history(&carol, chat.id, PageRequest::default())
             .await,
     )?;
     expect_forbidden(
-        "post",
+        "carol (not a member) posts",
         services
             .messaging
             .post(&carol, chat.id, message("hello?"))
             .await,
     )?;
     expect_forbidden(
-        "create a chat",
+        "alice (not an admin) creates a chat",
         services
             .membership
             .create_chat(
@@ -284,7 +285,7 @@ fn describe(event: &Event) -> String {
 fn expect_forbidden<T>(what: &str, result: Result<T, Error>) -> Result<(), BoxError> {
     match result {
         Err(e @ Error::Forbidden(_)) => {
-            println!("  {what:<14} -> refused, code {:?}: {e}", e.kind().as_str());
+            println!("  {what:<38} -> {}: {e}", e.kind().as_str());
             Ok(())
         }
         Err(other) => Err(format!("{what}: expected Forbidden, got {other:?}").into()),
