@@ -78,7 +78,14 @@ async fn run(
     // Takes whatever is queued, waiting only when nothing is (no linger timer).
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
         let (items, replies): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| (j.item, j.reply)).unzip();
-        match store.store_messages(&items, timestamp::now()).await {
+        // The batch runs as its own task so that a bug panicking inside the store fails
+        // this batch (each sender gets `Internal`) instead of killing the writer.
+        let batch_store = store.clone();
+        let outcome =
+            tokio::spawn(async move { batch_store.store_messages(&items, timestamp::now()).await })
+                .await
+                .unwrap_or_else(|e| Err(Error::internal("writer batch", e)));
+        match outcome {
             Ok(results) => {
                 for (result, reply) in results.into_iter().zip(replies) {
                     if let Ok(stored) = &result

@@ -214,8 +214,15 @@ macro_rules! impl_sql_store {
                     let ids: HashMap<i64, i64> = ids.into_iter().map(|(id, seq)| (seq, id)).collect();
                     for &(i, seq) in &to_insert {
                         let item = &batch[i];
+                        let Some(&id) = ids.get(&seq) else {
+                            // RETURNING yields every inserted row; anything else is a broken
+                            // database, and the whole batch must not commit.
+                            return Err(sqlx::Error::Protocol(format!(
+                                "INSERT … RETURNING did not return seq {seq}"
+                            )));
+                        };
                         let message = Message {
-                            id: ids[&seq].into(),
+                            id: id.into(),
                             chat,
                             user: item.author.clone(),
                             content: item.content.clone(),
