@@ -123,6 +123,24 @@ pub async fn create_users(
     Ok((admin, users))
 }
 
+/// Registers `n` ordinary users named `{prefix}{i}`; returns each actor with the API token
+/// that registration minted (for benches that go through HTTP with `Token` auth).
+pub async fn register_users(
+    core: &ChatCore,
+    prefix: &str,
+    n: usize,
+) -> chatcore::Result<Vec<(Actor, String)>> {
+    let mut users = Vec::with_capacity(n);
+    for i in 0..n {
+        let (user, token) = core
+            .auth()
+            .register(registration(&format!("{prefix}{i}")))
+            .await?;
+        users.push((core.auth().actor_for(user.id).await?, token));
+    }
+    Ok(users)
+}
+
 fn registration(username: &str) -> Registration {
     Registration {
         username: username.to_owned(),
