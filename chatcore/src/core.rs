@@ -145,12 +145,6 @@ impl ChatCore {
     /// Stops taking posts and waits until every queued one is stored. Services still held
     /// elsewhere answer `Unavailable` to posts afterwards.
     pub async fn shutdown(self) {
-        let Self {
-            writer, services, ..
-        } = self;
-        drop(services);
-        if let Ok(writer) = Arc::try_unwrap(writer) {
-            writer.shutdown().await;
-        }
+        self.writer.shutdown().await;
     }
 }

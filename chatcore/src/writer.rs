@@ -7,7 +7,7 @@ use crate::broker::{Broker, EventFrame};
 use crate::error::{Error, Result};
 use crate::model::{Event, timestamp};
 use crate::store::{PendingMessage, Store, StoredMessage};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -16,10 +16,17 @@ struct Job {
     reply: oneshot::Sender<Result<StoredMessage>>,
 }
 
-/// Handle to the writer tasks.
+/// Handle to the writer tasks. The `std` mutexes are never held across `.await`.
 pub struct Writer {
-    shards: Vec<mpsc::Sender<Job>>,
-    tasks: Vec<JoinHandle<()>>,
+    /// One queue per shard; emptied by [`Writer::shutdown`], after which posts are refused.
+    shards: Mutex<Vec<mpsc::Sender<Job>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+fn unavailable() -> Error {
+    Error::Unavailable {
+        retry_after: std::time::Duration::from_secs(1),
+    }
 }
 
 impl Writer {
@@ -39,30 +46,40 @@ impl Writer {
             })
             .unzip();
         Self {
-            shards: senders,
-            tasks,
+            shards: Mutex::new(senders),
+            tasks: Mutex::new(tasks),
         }
     }
 
-    /// Queues a message and waits until it is committed (or rejected).
+    /// Queues a message and waits until it is committed (or rejected). After
+    /// [`Writer::shutdown`] every post is `Unavailable`.
     pub async fn submit(&self, item: PendingMessage) -> Result<StoredMessage> {
-        let shard = item.chat.0.rem_euclid(self.shards.len() as i64) as usize;
+        let queue = {
+            let shards = self.shards.lock().expect("writer mutex is never poisoned");
+            if shards.is_empty() {
+                return Err(unavailable());
+            }
+            shards[item.chat.0.rem_euclid(shards.len() as i64) as usize].clone()
+        };
         let (reply, answer) = oneshot::channel();
-        self.shards[shard]
+        queue
             .send(Job { item, reply })
             .await
-            .map_err(|_| Error::Unavailable {
-                retry_after: std::time::Duration::from_secs(1),
-            })?;
+            .map_err(|_| unavailable())?;
         answer
             .await
             .map_err(|_| Error::internal("writer", "writer task ended"))?
     }
 
-    /// Stops accepting posts and waits until everything queued is stored.
-    pub async fn shutdown(self) {
-        drop(self.shards);
-        for task in self.tasks {
+    /// Stops accepting posts and waits until everything already queued is stored (posts in
+    /// the middle of queueing still get in and are answered).
+    pub async fn shutdown(&self) {
+        drop(std::mem::take(
+            &mut *self.shards.lock().expect("writer mutex is never poisoned"),
+        ));
+        let tasks =
+            std::mem::take(&mut *self.tasks.lock().expect("writer mutex is never poisoned"));
+        for task in tasks {
             let _ = task.await;
         }
     }

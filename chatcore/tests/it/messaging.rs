@@ -12,6 +12,7 @@ contract_tests!(
     the_same_client_id_posted_concurrently_is_stored_once,
     history_pages_follow_the_cursors,
     a_stored_message_reads_back_identical,
+    after_shutdown_posts_are_refused_and_queued_ones_kept,
 );
 
 fn text(content: &str) -> NewMessage {
@@ -273,4 +274,35 @@ async fn a_stored_message_reads_back_identical(t: TestCore) {
         .await
         .unwrap();
     assert_eq!(read, vec![posted]);
+}
+
+async fn after_shutdown_posts_are_refused_and_queued_ones_kept(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let chat = t.chat(&admin, "general", &[&alice]).await;
+    let services = t.core.services();
+    let mut queued = Vec::new();
+    for n in 0..50 {
+        let msg = services.messaging.clone();
+        let alice = alice.clone();
+        queued.push(tokio::spawn(async move {
+            msg.post(&alice, chat, text(&format!("m{n}"))).await
+        }));
+    }
+    tokio::task::yield_now().await;
+    t.core.shutdown().await;
+    let late = services
+        .messaging
+        .post(&alice, chat, text("too late"))
+        .await;
+    assert_eq!(kind(late), ErrorKind::Unavailable);
+    let mut stored = 0;
+    for task in queued {
+        match task.await.unwrap() {
+            Ok(_) => stored += 1,
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Unavailable),
+        }
+    }
+    // Everything acknowledged is in the table; nothing else is.
+    assert_eq!(t.raw.count("messages").await, stored);
 }
