@@ -6,7 +6,7 @@
 //! cargo build --release -p benches --bin http_load
 //! target/release/http_load [--secs 8] [--warmup-secs 1] [--repeat 1] [--connections 1,16,64] \
 //!     [--ops get,post] [--tools wrk,oha,builtin] [--backends sqlite,postgres] [--users 64] \
-//!     [--seed 1000] [--server-threads 2] [--client-threads 2] [--server-log FILE] \
+//!     [--seed 1000] [--limit 50] [--server-threads 2] [--client-threads 2] [--server-log FILE] \
 //!     [--sqlite-dir /tmp]
 //! ```
 //!
@@ -46,8 +46,8 @@ use tokio_util::sync::CancellationToken;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The page size measured by `GET`.
-const PAGE: usize = 50;
+/// The page size `GET` asks for unless `--limit` says otherwise.
+const DEFAULT_PAGE: usize = 50;
 
 /// Which request is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,10 +67,10 @@ impl Op {
         }
     }
 
-    fn label(self) -> &'static str {
+    fn label(self, limit: usize) -> String {
         match self {
-            Op::Get => "`GET …/message/?limit=50`",
-            Op::Post => "`POST …/message/`",
+            Op::Get => format!("`GET …/message/?limit={limit}`"),
+            Op::Post => "`POST …/message/`".to_owned(),
         }
     }
 }
@@ -136,12 +136,14 @@ struct Target {
     chat: ChatId,
     /// One token per member.
     tokens: Vec<String>,
+    /// The page size of `GET`.
+    limit: usize,
 }
 
 impl Target {
     fn path(&self, op: Op) -> String {
         match op {
-            Op::Get => format!("/api/chat/{}/message/?limit={PAGE}", self.chat),
+            Op::Get => format!("/api/chat/{}/message/?limit={}", self.chat, self.limit),
             Op::Post => format!("/api/chat/{}/message/", self.chat),
         }
     }
@@ -180,6 +182,7 @@ fn main() {
     let max_connections = connections.iter().copied().max().unwrap_or(1);
     let users: usize = arg("--users").map_or(max_connections, |v| v.parse().expect("--users"));
     let seed: usize = arg("--seed").map_or(1000, |v| v.parse().expect("--seed: a count"));
+    let limit: usize = arg("--limit").map_or(DEFAULT_PAGE, |v| v.parse().expect("--limit"));
     let server_threads: usize = arg("--server-threads").map_or(2, |v| v.parse().expect("count"));
     let client_threads: usize = arg("--client-threads").map_or(2, |v| v.parse().expect("count"));
     let sqlite_dir = arg("--sqlite-dir").map_or_else(std::env::temp_dir, Into::into);
@@ -189,8 +192,8 @@ fn main() {
     };
     assert!(users >= 1, "--users: at least one");
     assert!(
-        seed >= PAGE,
-        "--seed: at least {PAGE}, so that every page is full"
+        seed >= limit,
+        "--seed: at least --limit ({limit}), so that every page is full"
     );
     for tool in &tools {
         let program = tool.label();
@@ -232,7 +235,7 @@ fn main() {
             "postgres" => Backend::postgres_from_env(),
             other => panic!("unknown backend {other:?} (sqlite, postgres)"),
         };
-        let server = match server_rt.block_on(Server::start(&backend, users, seed)) {
+        let server = match server_rt.block_on(Server::start(&backend, users, seed, limit)) {
             Ok(server) => server,
             Err(e) => {
                 failures += 1;
@@ -273,7 +276,7 @@ fn main() {
                         eprintln!(
                             "{} round {round}/{repeat} {} {} c={}: {:.0} req/s, p50 {} ms, p99 {} ms, non-2xx {}, errors {} (load {})",
                             backend.label(),
-                            cell.op.label(),
+                            cell.op.label(limit),
                             cell.tool.label(),
                             cell.connections,
                             outcome.per_second,
@@ -294,7 +297,7 @@ fn main() {
             }
         }
         let summaries: Vec<Summary> = runs.into_iter().filter_map(Summary::of).collect();
-        print_table(&backend, &summaries, repeat);
+        print_table(&backend, &summaries, repeat, limit);
         match server_rt.block_on(server.stop(seed as u64 + acknowledged_posts)) {
             Ok(stored) => println!(
                 "{}: {stored} messages stored, gapless; {} posts acknowledged with 2xx (seed included). Load average after: {}\n",
@@ -326,7 +329,12 @@ struct Server {
 impl Server {
     /// Opens a core on `backend`, creates an admin, `users` members with a token each and
     /// one chat of all of them, posts `seed` messages, and serves on a free port.
-    async fn start(backend: &Backend, users: usize, seed: usize) -> Result<Self, BoxError> {
+    async fn start(
+        backend: &Backend,
+        users: usize,
+        seed: usize,
+        limit: usize,
+    ) -> Result<Self, BoxError> {
         let bench = BenchCore::open(backend, Config::for_tests()).await?;
         let core = bench.core();
         let (admin, _) = create_users(core, "member", 0).await?;
@@ -368,6 +376,7 @@ impl Server {
                 addr,
                 chat: chat.id,
                 tokens: members.into_iter().map(|(_, token)| token).collect(),
+                limit,
             },
             bench,
             admin,
@@ -451,8 +460,12 @@ async fn check_page(target: &Target) -> Result<(), BoxError> {
     let body = response.into_body().collect().await?.to_bytes();
     let page: serde_json::Value = serde_json::from_slice(&body)?;
     let len = page.as_array().map_or(0, Vec::len);
-    if status != http::StatusCode::OK || len != PAGE {
-        return Err(format!("status {status}, {len} messages, wanted 200 and {PAGE}").into());
+    if status != http::StatusCode::OK || len != target.limit {
+        return Err(format!(
+            "status {status}, {len} messages, wanted 200 and {}",
+            target.limit
+        )
+        .into());
     }
     Ok(())
 }
@@ -760,8 +773,13 @@ fn run_oha(target: &Target, cell: Cell, timing: Timing) -> Result<(Outcome, u64)
     };
     let (warmup_ok, _) = statuses(&warmup);
     let (ok, non_2xx) = statuses(&measured);
+    // Requests still in flight when the window closes are "aborted due to deadline": not
+    // errors of the server.
     let errors = measured["errorDistribution"].as_object().map_or(0, |e| {
-        e.values().filter_map(serde_json::Value::as_u64).sum()
+        e.iter()
+            .filter(|(kind, _)| !kind.contains("deadline"))
+            .filter_map(|(_, count)| count.as_u64())
+            .sum()
     });
     let seconds = |v: &serde_json::Value| Duration::from_secs_f64(v.as_f64().unwrap_or(0.0));
     let posted = if cell.op == Op::Post {
@@ -773,9 +791,11 @@ fn run_oha(target: &Target, cell: Cell, timing: Timing) -> Result<(Outcome, u64)
         Outcome {
             cell,
             responses: ok + non_2xx,
-            per_second: measured["summary"]["requestsPerSec"]
-                .as_f64()
-                .ok_or("oha: no summary.requestsPerSec")?,
+            // oha's own requestsPerSec counts failed requests too.
+            per_second: (ok + non_2xx) as f64
+                / measured["summary"]["total"]
+                    .as_f64()
+                    .ok_or("oha: no summary.total")?,
             latency: Percentiles {
                 p50: seconds(&measured["latencyPercentiles"]["p50"]),
                 p99: seconds(&measured["latencyPercentiles"]["p99"]),
@@ -813,7 +833,7 @@ impl Summary {
     }
 }
 
-fn print_table(backend: &Backend, summaries: &[Summary], repeat: usize) {
+fn print_table(backend: &Backend, summaries: &[Summary], repeat: usize, limit: usize) {
     println!("## {}\n", backend.label());
     if repeat > 1 {
         println!(
@@ -833,7 +853,7 @@ fn print_table(backend: &Backend, summaries: &[Summary], repeat: usize) {
         };
         println!(
             "| {} | {} | {} | {} | {:.0} | {range} | {} | {} | {} | {} | {} | {} |",
-            o.cell.op.label(),
+            o.cell.op.label(limit),
             o.cell.tool.label(),
             o.cell.connections,
             o.users,
