@@ -450,7 +450,7 @@ fn request(target: &Target, op: Op, token: &str, body: String) -> Request<Full<B
     .expect("the request is well-formed")
 }
 
-/// Fails unless `GET …?limit=50` answers 200 with a full page.
+/// Fails unless `GET …?limit=` answers 200 with a full page; prints the page's size.
 async fn check_page(target: &Target) -> Result<(), BoxError> {
     let mut sender = connect(target.addr).await?;
     let response = sender
@@ -467,6 +467,10 @@ async fn check_page(target: &Target) -> Result<(), BoxError> {
         )
         .into());
     }
+    println!(
+        "A page of {len} messages is {} bytes of JSON.\n",
+        body.len()
+    );
     Ok(())
 }
 
