@@ -3,18 +3,24 @@
 //! `POST /api/chat/{id}/message/` (a JSON `{"content": …}`), at 1, 16 and 64 connections.
 //!
 //! ```text
-//! cargo build --release -p benches --bin http_load
-//! target/release/http_load [--secs 8] [--warmup-secs 1] [--repeat 1] [--connections 1,16,64] \
-//!     [--ops get,post] [--tools wrk,oha,builtin] [--backends sqlite,postgres] [--users 64] \
-//!     [--seed 1000] [--limit 50] [--server-threads 2] [--client-threads 2] [--server-log FILE] \
-//!     [--sqlite-dir /tmp]
+//! cargo build --release -p benches --bin http_load -p chat-server
+//! target/release/http_load [--secs 8] [--warmup-secs 1] [--repeat 1] \
+//!     [--connections 1,16,64] [--ops get,post] [--tools wrk,oha,builtin] \
+//!     [--backends sqlite,postgres] [--users 64] [--seed 1000] [--limit 50] \
+//!     [--server-threads 2] [--client-threads 2] [--server-log FILE] \
+//!     [--server-bin target/release/chat-server] [--sqlite-dir /tmp]
 //! ```
 //!
-//! The server is `chat_server::serve` in this process, on a runtime of its own
+//! By default the server is `chat_server::serve` in this process, on a runtime of its own
 //! (`--server-threads` workers), over a core with the cheap test password parameters
-//! (`Config::for_tests()`) on a fresh SQLite file or PostgreSQL schema. Setup, not measured:
-//! an admin, `--users` members who all share one chat, and `--seed` messages in it. Every
-//! member has their own API token. The load comes from three clients:
+//! (`Config::for_tests()`) on a fresh SQLite file or PostgreSQL schema (the database of
+//! `CHAT_TEST_POSTGRES_URL`). Setup, not measured: an admin, `--users` members who all
+//! share one chat, and `--seed` messages in it. Every member has their own API token.
+//! With `--server-bin` the server is instead that `chat-server` binary as a child process
+//! on a fresh SQLite file, with its own defaults (production password hashing, `info` logs
+//! to a file), set up through the REST API.
+//!
+//! The load comes from three clients:
 //!
 //! - `wrk` (Debian's package) and `oha` (crates.io) run as separate processes. wrk's Lua
 //!   script sends each request with the next member's token (so requests in flight come
@@ -26,12 +32,13 @@
 //!
 //! Each cell is a warm-up run (discarded) and a measured run of `--secs`. At the end the
 //! bench reads the chat back and fails unless its `seq`s are exactly 1..n with no gap and n
-//! covers every acknowledged post. With `--server-log FILE` the server logs as the
-//! `chat-server` binary does (`info`: one line per request) into FILE; without it, it does
-//! not log at all.
+//! covers every acknowledged post. With `--server-log FILE` the in-process server logs as
+//! the `chat-server` binary does (`info`: one line per request) into FILE; without it, it
+//! does not log at all.
 
 use benches::{
-    Backend, BenchCore, Percentiles, arg, create_users, list_arg, load_average, ms, register_users,
+    Backend, BenchCore, PASSWORD, Percentiles, arg, create_users, list_arg, load_average, ms,
+    register_users,
 };
 use bytes::Bytes;
 use chatcore::model::{ChatId, MAX_PAGE_LIMIT, NewChat, NewMessage, PageRequest};
@@ -186,6 +193,7 @@ fn main() {
     let server_threads: usize = arg("--server-threads").map_or(2, |v| v.parse().expect("count"));
     let client_threads: usize = arg("--client-threads").map_or(2, |v| v.parse().expect("count"));
     let sqlite_dir = arg("--sqlite-dir").map_or_else(std::env::temp_dir, Into::into);
+    let server_bin: Option<std::path::PathBuf> = arg("--server-bin").map(Into::into);
     let timing = Timing {
         warmup: Duration::from_secs(warmup_secs),
         window: Duration::from_secs(secs),
@@ -235,18 +243,31 @@ fn main() {
             "postgres" => Backend::postgres_from_env(),
             other => panic!("unknown backend {other:?} (sqlite, postgres)"),
         };
-        let server = match server_rt.block_on(Server::start(&backend, users, seed, limit)) {
+        let (heading, started) = match (&server_bin, &backend) {
+            (Some(program), Backend::Sqlite(parent)) => (
+                format!("{} (`chat-server` binary)", backend.label()),
+                server_rt.block_on(Server::spawn_binary(program, parent, users, seed, limit)),
+            ),
+            (Some(_), Backend::Postgres(_)) => {
+                panic!("--server-bin runs on SQLite only (--backends sqlite)")
+            }
+            (None, _) => (
+                format!("{} (in-process `chat_server::serve`)", backend.label()),
+                server_rt.block_on(Server::start(&backend, users, seed, limit)),
+            ),
+        };
+        let server = match started {
             Ok(server) => server,
             Err(e) => {
                 failures += 1;
-                eprintln!("{}: cannot start the server: {e}", backend.label());
+                eprintln!("{heading}: cannot start the server: {e}");
                 continue;
             }
         };
         let target = server.target.clone();
         if let Err(e) = client_rt.block_on(check_page(&target)) {
             failures += 1;
-            eprintln!("{}: the page check FAILED: {e}", backend.label());
+            eprintln!("{}: the page check FAILED: {e}", heading);
         }
         let mut cells = Vec::new();
         for &op in &ops {
@@ -275,7 +296,7 @@ fn main() {
                     Ok((outcome, posted)) => {
                         eprintln!(
                             "{} round {round}/{repeat} {} {} c={}: {:.0} req/s, p50 {} ms, p99 {} ms, non-2xx {}, errors {} (load {})",
-                            backend.label(),
+                            heading,
                             cell.op.label(limit),
                             cell.tool.label(),
                             cell.connections,
@@ -291,23 +312,23 @@ fn main() {
                     }
                     Err(e) => {
                         failures += 1;
-                        eprintln!("{} {cell:?}: FAILED: {e}", backend.label());
+                        eprintln!("{} {cell:?}: FAILED: {e}", heading);
                     }
                 }
             }
         }
         let summaries: Vec<Summary> = runs.into_iter().filter_map(Summary::of).collect();
-        print_table(&backend, &summaries, repeat, limit);
+        print_table(&heading, &summaries, repeat, limit);
         match server_rt.block_on(server.stop(seed as u64 + acknowledged_posts)) {
             Ok(stored) => println!(
                 "{}: {stored} messages stored, gapless; {} posts acknowledged with 2xx (seed included). Load average after: {}\n",
-                backend.label(),
+                heading,
                 seed as u64 + acknowledged_posts,
                 load_average()
             ),
             Err(e) => {
                 failures += 1;
-                eprintln!("{}: the read-back check FAILED: {e}", backend.label());
+                eprintln!("{}: the read-back check FAILED: {e}", heading);
             }
         }
     }
@@ -317,13 +338,27 @@ fn main() {
     }
 }
 
-/// The in-process server on its fresh database, with the chat the load goes to.
+/// The server under load, with the chat the load goes to.
 struct Server {
-    bench: BenchCore,
-    admin: Actor,
     target: Target,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), chat_server::ServeError>>,
+    running: Running,
+}
+
+/// How the server runs.
+enum Running {
+    /// `chat_server::serve` on this process's server runtime.
+    InProcess {
+        bench: Box<BenchCore>,
+        admin: Actor,
+        shutdown: CancellationToken,
+        task: tokio::task::JoinHandle<Result<(), chat_server::ServeError>>,
+    },
+    /// The `chat-server` binary as a child process, on SQLite in `dir`.
+    Binary {
+        child: std::process::Child,
+        admin_token: String,
+        dir: tempfile::TempDir,
+    },
 }
 
 impl Server {
@@ -356,7 +391,7 @@ impl Server {
                     author,
                     chat.id,
                     NewMessage {
-                        content: format!("seed message {i}: the quick brown fox"),
+                        content: seed_content(i),
                         client_id: None,
                     },
                 )
@@ -378,45 +413,310 @@ impl Server {
                 tokens: members.into_iter().map(|(_, token)| token).collect(),
                 limit,
             },
-            bench,
-            admin,
-            shutdown,
-            task,
+            running: Running::InProcess {
+                bench: Box::new(bench),
+                admin,
+                shutdown,
+                task,
+            },
         })
     }
 
-    /// Stops serving, checks that the chat's `seq`s are 1..n without a gap and that n is at
-    /// least `acknowledged` (a load tool may stop with posts in flight that were stored but
-    /// never counted), then drops the database. Returns n.
-    async fn stop(self, acknowledged: u64) -> Result<u64, BoxError> {
-        self.shutdown.cancel();
-        self.task.await??;
-        let core = self.bench.core();
-        let mut after = 0;
-        loop {
-            let page = PageRequest::after(after, MAX_PAGE_LIMIT)?;
-            let messages = core
-                .messaging()
-                .history(&self.admin, self.target.chat, page)
-                .await?;
-            for m in &messages {
-                if m.seq != after + 1 {
-                    return Err(format!("seq {} follows {after}", m.seq).into());
-                }
-                after = m.seq;
-            }
-            if messages.len() < MAX_PAGE_LIMIT as usize {
-                break;
+    /// Runs the `chat-server` binary at `program` on a new SQLite file in a temporary
+    /// directory under `parent`, with its defaults (production password hashing, `info`
+    /// logs into `server.log` beside the database), and sets it up over HTTP as
+    /// [`Server::start`] does: `createsuperuser`, then register, login, create the chat and
+    /// post the seed through the REST API.
+    async fn spawn_binary(
+        program: &std::path::Path,
+        parent: &std::path::Path,
+        users: usize,
+        seed: usize,
+        limit: usize,
+    ) -> Result<Self, BoxError> {
+        let dir = tempfile::Builder::new()
+            .prefix("chat-bench-")
+            .tempdir_in(parent)?;
+        let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let created = Command::new(program)
+            .args(["createsuperuser", "--username", "benchadmin"])
+            .args(["--database-url", &database_url])
+            .env("CHAT_SUPERUSER_PASSWORD", PASSWORD)
+            .output()?;
+        if !created.status.success() {
+            return Err(format!(
+                "createsuperuser failed: {}",
+                String::from_utf8_lossy(&created.stderr)
+            )
+            .into());
+        }
+        // A free port: bind port 0, read it, let it go (the child binds it a moment later).
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let log = std::fs::File::create(dir.path().join("server.log"))?;
+        let child = Command::new(program)
+            .arg("serve")
+            .args(["--bind", &addr.to_string()])
+            .args(["--database-url", &database_url])
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        let mut server = Self {
+            target: Target {
+                addr,
+                chat: ChatId(0),
+                tokens: Vec::new(),
+                limit,
+            },
+            running: Running::Binary {
+                child,
+                admin_token: String::new(),
+                dir,
+            },
+        };
+        // From here on, dropping `server` on an error leaves the child running: stop it.
+        match server.set_up_over_http(users, seed).await {
+            Ok(()) => Ok(server),
+            Err(e) => {
+                server.stop_binary();
+                Err(e)
             }
         }
-        let stored = u64::try_from(after)?;
+    }
+
+    async fn set_up_over_http(&mut self, users: usize, seed: usize) -> Result<(), BoxError> {
+        let addr = self.target.addr;
+        let ready = Instant::now() + Duration::from_secs(30);
+        while call(addr, http::Method::GET, "/healthz", None, None)
+            .await
+            .map(|(status, _)| status)
+            .ok()
+            != Some(http::StatusCode::OK)
+        {
+            if Instant::now() > ready {
+                return Err("chat-server did not answer /healthz within 30 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let login = serde_json::json!({"username": "benchadmin", "password": PASSWORD});
+        let admin_token = expect(
+            call(
+                addr,
+                http::Method::POST,
+                "/api/accounts/login/",
+                None,
+                Some(login),
+            )
+            .await?,
+            http::StatusCode::OK,
+        )?["token"]
+            .as_str()
+            .ok_or("login: no token")?
+            .to_owned();
+        let mut ids = Vec::with_capacity(users);
+        for i in 0..users {
+            let registration =
+                serde_json::json!({"username": format!("member{i}"), "password": PASSWORD});
+            let registered = expect(
+                call(
+                    addr,
+                    http::Method::POST,
+                    "/api/accounts/register/",
+                    None,
+                    Some(registration),
+                )
+                .await?,
+                http::StatusCode::CREATED,
+            )?;
+            self.target.tokens.push(
+                registered["token"]
+                    .as_str()
+                    .ok_or("register: no token")?
+                    .to_owned(),
+            );
+            ids.push(registered["user"]["id"].clone());
+        }
+        let chat = expect(
+            call(
+                addr,
+                http::Method::POST,
+                "/api/chat/",
+                Some(&admin_token),
+                Some(serde_json::json!({"name": "load", "participants": ids})),
+            )
+            .await?,
+            http::StatusCode::CREATED,
+        )?;
+        self.target.chat = serde_json::from_value(chat["id"].clone())?;
+        let path = self.target.path(Op::Post);
+        for i in 0..seed {
+            let token = &self.target.tokens[i % users];
+            let content = serde_json::json!({"content": seed_content(i)});
+            expect(
+                call(addr, http::Method::POST, &path, Some(token), Some(content)).await?,
+                http::StatusCode::CREATED,
+            )?;
+        }
+        if let Running::Binary {
+            admin_token: slot, ..
+        } = &mut self.running
+        {
+            *slot = admin_token;
+        }
+        Ok(())
+    }
+
+    /// Checks that the chat's `seq`s are 1..n without a gap and that n is at least
+    /// `acknowledged` (a load tool may stop with posts in flight that were stored but never
+    /// counted), stops the server and drops the database. Returns n.
+    async fn stop(mut self, acknowledged: u64) -> Result<u64, BoxError> {
+        let stored = match &self.running {
+            Running::InProcess {
+                bench,
+                admin,
+                shutdown,
+                ..
+            } => {
+                shutdown.cancel();
+                let core = bench.core();
+                let mut after = 0;
+                loop {
+                    let page = PageRequest::after(after, MAX_PAGE_LIMIT)?;
+                    let messages = core
+                        .messaging()
+                        .history(admin, self.target.chat, page)
+                        .await?;
+                    for m in &messages {
+                        if m.seq != after + 1 {
+                            return Err(format!("seq {} follows {after}", m.seq).into());
+                        }
+                        after = m.seq;
+                    }
+                    if messages.len() < MAX_PAGE_LIMIT as usize {
+                        break;
+                    }
+                }
+                after
+            }
+            Running::Binary { admin_token, .. } => {
+                let result = read_back_over_http(&self.target, admin_token).await;
+                self.stop_binary();
+                result?
+            }
+        };
+        let stored = u64::try_from(stored)?;
         if stored < acknowledged {
             return Err(
                 format!("{acknowledged} posts were acknowledged but {stored} are stored").into(),
             );
         }
-        self.bench.shutdown().await;
+        if let Running::InProcess { bench, task, .. } = self.running {
+            task.await??;
+            bench.shutdown().await;
+        }
         Ok(stored)
+    }
+
+    /// Stops the child with SIGTERM (a graceful shutdown) and waits for it.
+    fn stop_binary(&mut self) {
+        if let Running::Binary { child, dir, .. } = &mut self.running {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            match child.wait() {
+                Ok(status) if status.success() => {}
+                Ok(status) => eprintln!(
+                    "chat-server exited with {status}; its log: {}",
+                    dir.path().join("server.log").display()
+                ),
+                Err(e) => eprintln!("cannot wait for chat-server: {e}"),
+            }
+        }
+    }
+}
+
+/// The seed posts' text.
+fn seed_content(i: usize) -> String {
+    format!("seed message {i}: the quick brown fox")
+}
+
+/// The last `seq` of the chat, read through `GET …?after_seq=` pages as the admin; fails
+/// on a gap.
+async fn read_back_over_http(target: &Target, admin_token: &str) -> Result<i64, BoxError> {
+    let mut after = 0;
+    loop {
+        let path = format!(
+            "/api/chat/{}/message/?after_seq={after}&limit={MAX_PAGE_LIMIT}",
+            target.chat
+        );
+        let page = expect(
+            call(
+                target.addr,
+                http::Method::GET,
+                &path,
+                Some(admin_token),
+                None,
+            )
+            .await?,
+            http::StatusCode::OK,
+        )?;
+        let messages = page.as_array().ok_or("history: not an array")?;
+        for m in messages {
+            let seq = m["seq"].as_i64().ok_or("history: no seq")?;
+            if seq != after + 1 {
+                return Err(format!("seq {seq} follows {after}").into());
+            }
+            after = seq;
+        }
+        if messages.len() < MAX_PAGE_LIMIT as usize {
+            return Ok(after);
+        }
+    }
+}
+
+/// One setup request on a connection of its own: the status and the JSON body (`null`
+/// when empty).
+async fn call(
+    addr: SocketAddr,
+    method: http::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Result<(http::StatusCode, serde_json::Value), BoxError> {
+    let mut sender = connect(addr).await?;
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, addr.to_string());
+    if let Some(token) = token {
+        builder = builder.header(http::header::AUTHORIZATION, format!("Token {token}"));
+    }
+    let request = match body {
+        Some(body) => builder
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))?,
+        None => builder.body(Full::default())?,
+    };
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    let json = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&body)?
+    };
+    Ok((status, json))
+}
+
+/// The body of a setup response with the `wanted` status, else an error naming both.
+fn expect(
+    (status, body): (http::StatusCode, serde_json::Value),
+    wanted: http::StatusCode,
+) -> Result<serde_json::Value, BoxError> {
+    if status == wanted {
+        Ok(body)
+    } else {
+        Err(format!("{status} (wanted {wanted}): {body}").into())
     }
 }
 
@@ -837,8 +1137,8 @@ impl Summary {
     }
 }
 
-fn print_table(backend: &Backend, summaries: &[Summary], repeat: usize, limit: usize) {
-    println!("## {}\n", backend.label());
+fn print_table(heading: &str, summaries: &[Summary], repeat: usize, limit: usize) {
+    println!("## {heading}\n");
     if repeat > 1 {
         println!(
             "Median of {repeat} runs by requests/s (range: slowest–fastest run); the other columns are the median run's.\n"
