@@ -59,7 +59,7 @@ const DEFAULT_PAGE: usize = 50;
 /// Which request is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
-    /// `GET /api/chat/{id}/message/?limit=50`.
+    /// `GET /api/chat/{id}/message/?limit=` (`--limit`, default 50).
     Get,
     /// `POST /api/chat/{id}/message/` with a JSON body.
     Post,
