@@ -3,7 +3,7 @@
 //! `POST /api/chat/{id}/message/` (a JSON `{"content": …}`), at 1, 16 and 64 connections.
 //!
 //! ```text
-//! cargo build --release -p benches --bin http_load -p chat-server
+//! cargo build --release -p benches -p chat-server
 //! target/release/http_load [--secs 8] [--warmup-secs 1] [--repeat 1] \
 //!     [--connections 1,16,64] [--ops get,post] [--tools wrk,oha,builtin] \
 //!     [--backends sqlite,postgres] [--users 64] [--seed 1000] [--limit 50] \
