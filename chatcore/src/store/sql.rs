@@ -148,7 +148,25 @@ macro_rules! impl_sql_store {
                     }
                     return Ok(());
                 };
-                let mut is_member: HashMap<UserId, bool> = HashMap::new();
+                // Every author of this chat's share, checked in one query under the lock.
+                let mut authors: Vec<UserId> = indices.iter().map(|&i| batch[i].author.id).collect();
+                authors.sort_unstable();
+                authors.dedup();
+                let mut members_query = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT user_id FROM memberships WHERE chat_id = ",
+                );
+                members_query.push_bind(chat).push(" AND user_id IN (");
+                let mut list = members_query.separated(", ");
+                for author in &authors {
+                    list.push_bind(*author);
+                }
+                list.push_unseparated(")");
+                let members: std::collections::HashSet<UserId> = members_query
+                    .build_query_scalar()
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .into_iter()
+                    .collect();
                 // (author, client_id) -> index of the item in this batch that stores it.
                 let mut first_with_key: HashMap<(UserId, &str), usize> = HashMap::new();
                 let mut to_insert: Vec<(usize, i64)> = Vec::new();
@@ -156,20 +174,7 @@ macro_rules! impl_sql_store {
                 for &i in indices {
                     let item = &batch[i];
                     let author = item.author.id;
-                    let member = match is_member.get(&author) {
-                        Some(m) => *m,
-                        None => {
-                            let m: Option<i64> = sqlx::query_scalar(
-                                "SELECT CAST(1 AS BIGINT) FROM memberships WHERE chat_id = $1 AND user_id = $2",
-                            )
-                            .bind(chat)
-                            .bind(author)
-                            .fetch_optional(&mut **tx)
-                            .await?;
-                            is_member.insert(author, m.is_some());
-                            m.is_some()
-                        }
-                    };
+                    let member = members.contains(&author);
                     if !member {
                         results[i] = Some(Err(Error::forbidden("You are not a member of this chat")));
                         continue;
