@@ -35,16 +35,6 @@ impl LocalBroker {
             chats.remove(&chat);
         }
     }
-
-    /// Chats with at least one local subscriber.
-    pub fn active_chats(&self) -> Vec<ChatId> {
-        let chats = self.chats.lock().expect("broker mutex is never poisoned");
-        chats
-            .iter()
-            .filter(|(_, s)| s.receiver_count() > 0)
-            .map(|(c, _)| *c)
-            .collect()
-    }
 }
 
 #[async_trait]

@@ -143,12 +143,11 @@ impl Subscription {
                     Admission::CatchUpTo(seq - 1)
                 }
             }
-            Event::MemberAdded { at_seq, .. } | Event::ChatRenamed { at_seq, .. }
-                if *at_seq > self.last_seq =>
-            {
-                Admission::CatchUpTo(*at_seq)
-            }
-            Event::MemberRemoved { at_seq, .. } | Event::ChatDeleted { at_seq, .. }
+            // A membership or chat event comes after the messages up to its `at_seq`.
+            Event::MemberAdded { at_seq, .. }
+            | Event::ChatRenamed { at_seq, .. }
+            | Event::MemberRemoved { at_seq, .. }
+            | Event::ChatDeleted { at_seq, .. }
                 if *at_seq > self.last_seq =>
             {
                 Admission::CatchUpTo(*at_seq)
