@@ -1,16 +1,19 @@
 //! All HTTP hardening in one function (conduwuit's `layers.rs` style): sensitive headers
 //! redacted in logs, a request id on every request and response and in every log line about
 //! it, panic catching, a request timeout, the body limit, CSRF origin checks, security
-//! headers on every response — and every layer's rejection rewritten as the JSON error shape.
+//! headers on every response — and every refusal a layer makes itself rendered by the front
+//! end of the request's path (JSON under `/api/`, an HTML page elsewhere). Answers the
+//! dispatcher rendered (marked [`Rendered`]) pass unchanged.
 //!
 //! Order, outermost first: redaction → request id → trace span → request id on the
-//! response → finish (JSON errors, security headers) → catch panic → timeout → body limit →
-//! CSRF → router.
+//! response → finish (layer refusals, security headers) → catch panic → timeout → body
+//! limit → CSRF → dispatcher.
 
+use crate::dispatch;
 use crate::http::csrf::CsrfGuardLayer;
-use crate::http::response::is_json;
+use crate::http::front::{Front, Rendered};
 use crate::http::{ApiError, Body, BoxError};
-use crate::router;
+use crate::routes::Router;
 use crate::settings::Settings;
 use crate::state::AppState;
 use bytes::Bytes;
@@ -22,6 +25,10 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use std::any::Any;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use tower::util::BoxCloneService;
 use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -43,7 +50,7 @@ pub type HttpService<B> = BoxCloneService<Request<B>, Response<Body>, Infallible
 /// The header carrying the request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Builds the service: the router wrapped in every layer.
+/// Builds the service: the dispatcher over the compiled route table, wrapped in every layer.
 ///
 /// # Errors
 /// A configured allowed origin that is not a valid browser origin.
@@ -53,17 +60,19 @@ where
     B::Error: Into<BoxError>,
 {
     let settings = state.settings().clone();
+    let router = Arc::new(Router::new());
     let app = tower::service_fn(move |req: Request<tower_http::body::Limited<B>>| {
         let state = state.clone();
+        let router = router.clone();
         async move {
             let req = req.map(|b| b.map_err(Into::into).boxed_unsync());
-            Ok::<_, Infallible>(router::handle(state, req).await)
+            Ok::<_, Infallible>(dispatch::handle(state, &router, req).await)
         }
     });
     wrap(app, &settings)
 }
 
-/// Wraps any inner service (the router, or a test's) in every layer.
+/// Wraps any inner service (the dispatcher, or a test's) in every layer.
 ///
 /// # Errors
 /// A configured allowed origin that is not a valid browser origin.
@@ -105,7 +114,10 @@ where
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
-        .map_response(move |resp| finish(resp, body_limit))
+        .layer(tower::layer::layer_fn(move |inner| Finish {
+            inner,
+            body_limit,
+        }))
         .layer(CatchPanicLayer::custom(
             panic_response as fn(Box<dyn Any + Send + 'static>) -> Response<Body>,
         ))
@@ -150,7 +162,7 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-/// A panicking handler answers a JSON 500; the panic is logged inside the request's span.
+/// A panicking handler answers a 500 (rendered by [`Finish`]); the panic is logged inside the request's span.
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let detail = panic
         .downcast_ref::<String>()
@@ -158,31 +170,69 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = detail, "a handler panicked");
-    ApiError::internal().into_response()
+    ApiError::internal().into_refusal()
 }
 
-/// Rewrites any error a layer answered without a JSON body (timeout, body limit) as the
-/// JSON error shape, and adds the security headers every response carries.
-fn finish<B>(resp: Response<B>, body_limit: usize) -> Response<Body>
+/// Renders the refusals the layers make themselves (timeout, body limit, panic, CSRF) by
+/// the front end of the request's path, keeps every answer the dispatcher rendered, and adds
+/// the security headers every response carries.
+#[derive(Clone)]
+struct Finish<S> {
+    inner: S,
+    body_limit: usize,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for Finish<S>
 where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: Service<Request<B>, Response = Response<ResBody>, Error = Infallible>,
+    S::Future: Send + 'static,
+    ResBody: hyper::body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
 {
-    let resp = boxed(resp);
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let front = Front::for_path(req.uri().path());
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or_else(String::new, |pq| pq.as_str().to_owned());
+        let body_limit = self.body_limit;
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let Ok(resp) = answer.await;
+            Ok(finish(boxed(resp), front, &target, body_limit))
+        })
+    }
+}
+
+/// See [`Finish`].
+fn finish(resp: Response<Body>, front: Front, target: &str, body_limit: usize) -> Response<Body> {
     let status = resp.status();
-    let mut resp = if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
-        let error = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(body_limit),
-            other => ApiError::for_status(other),
-        };
-        let mut rewritten = error.into_response();
-        // Keep what the layer said about the connection or the method.
-        for name in [http::header::CONNECTION, http::header::ALLOW] {
-            if let Some(v) = resp.headers().get(&name) {
-                rewritten.headers_mut().insert(name, v.clone());
+    let refused_by_a_layer = (status.is_client_error() || status.is_server_error())
+        && resp.extensions().get::<Rendered>().is_none();
+    let mut resp = if refused_by_a_layer {
+        let error = match resp.extensions().get::<ApiError>() {
+            Some(error) => error.clone(),
+            None if status == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::payload_too_large(body_limit)
             }
+            None => ApiError::for_status(status),
+        };
+        let mut rendered = front.render(error, target);
+        // Keep what the layer said about the connection.
+        if let Some(v) = resp.headers().get(http::header::CONNECTION) {
+            rendered
+                .headers_mut()
+                .insert(http::header::CONNECTION, v.clone());
         }
-        rewritten
+        rendered
     } else {
         resp
     };
@@ -216,7 +266,7 @@ mod tests {
         req: Request<Full<Bytes>>,
     ) -> (StatusCode, http::HeaderMap, serde_json::Value) {
         let inner = tower::service_fn(move |req: Request<TestBody>| async move {
-            if req.uri().path() == "/slow" {
+            if req.uri().path().ends_with("/slow") {
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
             Ok::<_, Infallible>(handler(req))
@@ -243,7 +293,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_becomes_a_json_500_with_every_header() {
-        let (status, headers, json) = check(Settings::default(), panics, get("/")).await;
+        let (status, headers, json) = check(Settings::default(), panics, get("/api/chat/")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(json["code"], "internal");
         assert_eq!(json["error"], "Internal server error");
@@ -258,7 +308,7 @@ mod tests {
             request_timeout: Duration::from_millis(50),
             ..Settings::default()
         };
-        let (status, _, json) = check(settings, ok, get("/slow")).await;
+        let (status, _, json) = check(settings, ok, get("/api/slow")).await;
         assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
         assert_eq!(json["code"], "unavailable");
     }
@@ -269,13 +319,63 @@ mod tests {
             body_limit: 10,
             ..Settings::default()
         };
-        let req = Request::post("/")
+        let req = Request::post("/api/chat/")
             .header(http::header::CONTENT_LENGTH, "11")
             .body(Full::new(Bytes::from_static(b"01234567890")))
             .unwrap();
         let (status, _, json) = check(settings, panics, req).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(json["error"], "Request body is larger than 10 bytes");
+    }
+
+    /// Calls the stack and returns the status, the content type and the body's text.
+    async fn check_text(
+        handler: fn(Request<TestBody>) -> Response<Body>,
+        req: Request<Full<Bytes>>,
+    ) -> (StatusCode, String, String) {
+        let inner = tower::service_fn(move |req: Request<TestBody>| async move {
+            Ok::<_, Infallible>(handler(req))
+        });
+        let svc = wrap(inner, &Settings::default()).unwrap();
+        let resp = svc.oneshot(req).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        let text = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        let content_type = parts.headers[http::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (parts.status, content_type, text)
+    }
+
+    #[tokio::test]
+    async fn a_layer_refusal_on_a_page_path_is_an_html_page() {
+        let (status, content_type, text) = check_text(panics, get("/chats/")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(content_type, "text/html; charset=utf-8");
+        assert!(
+            text.contains("<h1>500 Internal Server Error</h1>"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_the_dispatcher_rendered_is_never_rewritten() {
+        fn teapot_page(_: Request<TestBody>) -> Response<Body> {
+            let mut resp = Response::new(full("<p>short and stout</p>"));
+            *resp.status_mut() = StatusCode::IM_A_TEAPOT;
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html"),
+            );
+            resp.extensions_mut().insert(Rendered);
+            resp
+        }
+        for path in ["/api/chat/", "/chats/"] {
+            let (status, content_type, text) = check_text(teapot_page, get(path)).await;
+            assert_eq!(status, StatusCode::IM_A_TEAPOT);
+            assert_eq!(content_type, "text/html");
+            assert_eq!(text, "<p>short and stout</p>");
+        }
     }
 
     #[tokio::test]

@@ -6,18 +6,21 @@
 //! the binary's path (open the database, bind, serve until a signal); [`cli`] is the
 //! command line.
 //!
-//! Modules by concern: `router` (the one route table), `api` (REST handlers), `http`
-//! (plumbing shared by every front end), `layers` (the tower stack), `app` (accept loop and
-//! shutdown). WebSockets (`ws`) and HTML pages (`web`) come with their own issues.
+//! Modules by concern: `routes` (the one route table, data only, and the OpenAPI document
+//! made from it), `dispatch` (from a request to its row's handler), `api` (REST handlers),
+//! `http` (the request pipeline and plumbing shared by every front end), `layers` (the
+//! tower stack), `app` (accept loop and shutdown). WebSockets (`ws`) and HTML pages (`web`)
+//! come with their own issues, as rows of the same table.
 
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod dispatch;
 pub mod http;
 pub mod layers;
-pub mod router;
+pub mod routes;
 pub mod settings;
 pub mod state;
 

@@ -1,13 +1,18 @@
 //! The shared state every request handler sees: a cheap-clone handle (`Arc`) over the core's
-//! services, the settings, the route table, and what long-lived tasks (WebSocket sessions,
-//! coming next) need to stop cleanly: a [`TaskTracker`] and the shutdown token.
+//! services, the settings, and what long-lived tasks (WebSocket sessions) need to stop
+//! cleanly: a [`TaskTracker`] that shutdown waits for, and the shutdown token.
+//!
+//! The compiled route table is not here: it belongs to the dispatcher (`layers::service`),
+//! so the table's handlers may take this state without a cycle.
 
-use crate::router::Router;
 use crate::settings::Settings;
 use chatcore::Services;
+use std::future::Future;
 use std::sync::Arc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// Cheap-clone handle to the server's shared state.
 #[derive(Clone)]
@@ -16,7 +21,6 @@ pub struct AppState(Arc<Shared>);
 struct Shared {
     services: Services,
     settings: Settings,
-    router: Router,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -27,7 +31,6 @@ impl AppState {
         Self(Arc::new(Shared {
             services,
             settings,
-            router: Router::new(),
             tasks: TaskTracker::new(),
             shutdown,
         }))
@@ -43,11 +46,6 @@ impl AppState {
         &self.0.settings
     }
 
-    /// The route table, compiled.
-    pub fn router(&self) -> &Router {
-        &self.0.router
-    }
-
     /// Tracks tasks that outlive their request (upgraded connections); shutdown waits for them.
     pub fn tasks(&self) -> &TaskTracker {
         &self.0.tasks
@@ -56,5 +54,18 @@ impl AppState {
     /// Cancelled when the server shuts down.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.0.shutdown
+    }
+
+    /// Spawns a task that outlives its request (a WebSocket session): tracked, so shutdown
+    /// waits for it, and inside the current span, so every line it logs carries the request
+    /// id of the request that started it.
+    pub fn spawn_tracked<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0
+            .tasks
+            .spawn(task.instrument(tracing::Span::current()))
     }
 }

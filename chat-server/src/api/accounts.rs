@@ -1,7 +1,7 @@
 //! Accounts: register, login, logout, the caller's own profile and password.
 
-use super::Ctx;
 use crate::http::auth::CLEAR_SESSION_COOKIE;
+use crate::http::ctx::Ctx;
 use crate::http::response::{json, no_content};
 use crate::http::{ApiError, Body};
 use chatcore::Credential;
@@ -24,7 +24,7 @@ pub async fn login(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let token = ctx
         .services()
         .auth
-        .login(&login.username, &login.password, &ctx.client)
+        .login(&login.username, &login.password, ctx.client())
         .await?;
     Ok(json(StatusCode::OK, &TokenResponse { token }))
 }
@@ -33,8 +33,7 @@ pub async fn login(ctx: Ctx) -> Result<Response<Body>, ApiError> {
 /// (and clears its cookie). Basic credentials have nothing to revoke.
 pub async fn logout(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let auth = ctx
-        .auth
-        .as_ref()
+        .authenticated()
         .ok_or_else(|| ApiError::unauthenticated("Authentication credentials were not provided"))?;
     let mut resp = no_content();
     match &auth.credential {

@@ -1,6 +1,6 @@
 //! Chats: list, create, read, rename, delete.
 
-use super::Ctx;
+use crate::http::ctx::Ctx;
 use crate::http::response::{json, no_content};
 use crate::http::{ApiError, Body};
 use chatcore::model::{ChatId, ChatRename, NewChat};

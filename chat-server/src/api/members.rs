@@ -1,6 +1,6 @@
 //! Membership: list members, add and remove them, leave.
 
-use super::Ctx;
+use crate::http::ctx::Ctx;
 use crate::http::response::json;
 use crate::http::{ApiError, Body};
 use chatcore::model::{ChatId, UserId};

@@ -1,6 +1,6 @@
 //! Messages: a page of history and posting.
 
-use super::Ctx;
+use crate::http::ctx::Ctx;
 use crate::http::response::json;
 use crate::http::{ApiError, Body};
 use chatcore::model::{ChatId, NewMessage, PageRequest};

@@ -1,9 +1,9 @@
-//! About the server itself: health and the OpenAPI document.
+//! About the server itself: health. (The OpenAPI document is served by `routes::openapi`,
+//! beside the table it is made from.)
 
-use super::Ctx;
-use crate::http::response::{JSON, json};
-use crate::http::{ApiError, Body, full};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use crate::http::ctx::Ctx;
+use crate::http::response::json;
+use crate::http::{ApiError, Body};
 use http::{Response, StatusCode};
 use serde_json::json;
 
@@ -21,13 +21,4 @@ pub async fn health(ctx: Ctx) -> Result<Response<Body>, ApiError> {
             }))
         }
     }
-}
-
-/// `GET /api/openapi.json` → the OpenAPI 3.1 document (built once).
-pub async fn openapi(_: Ctx) -> Result<Response<Body>, ApiError> {
-    let mut resp = Response::new(full(super::openapi::document_bytes()));
-    resp.headers_mut().insert(CONTENT_TYPE, JSON);
-    resp.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(resp)
 }

@@ -1,6 +1,6 @@
 //! User administration: search accounts, change their flags.
 
-use super::Ctx;
+use crate::http::ctx::Ctx;
 use crate::http::response::json;
 use crate::http::{ApiError, Body};
 use chatcore::model::{DEFAULT_PAGE_LIMIT, UserFlagsUpdate, UserId};

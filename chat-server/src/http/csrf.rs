@@ -29,7 +29,7 @@ type Rejection = fn(ProtectionError) -> Response<Body>;
 
 fn rejection(error: ProtectionError) -> Response<Body> {
     tracing::info!(%error, "cross-origin request refused");
-    ApiError::csrf(format!("{error}: cross-origin requests are refused")).into_response()
+    ApiError::csrf(format!("{error}: cross-origin requests are refused")).into_refusal()
 }
 
 /// Applies the origin check to every request not authenticated by an API token.

@@ -157,6 +157,16 @@ impl ApiError {
         self.code
     }
 
+    /// A refusal made by a tower layer, before any front end saw the request: an empty
+    /// response of this error's status carrying the error, which the finishing layer renders
+    /// by the front end of the request's path (`layers::Finish`).
+    pub fn into_refusal(self) -> Response<Body> {
+        let mut resp = Response::new(super::empty());
+        *resp.status_mut() = self.status;
+        resp.extensions_mut().insert(self);
+        resp
+    }
+
     /// The response: JSON body plus the headers the status requires.
     pub fn into_response(self) -> Response<Body> {
         let body = ErrorBody {

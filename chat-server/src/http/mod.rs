@@ -1,13 +1,17 @@
-//! Shared HTTP plumbing for every front end (REST now; HTML pages and WebSockets later):
-//! body types, credential extraction, body parsing, the client's address, CSRF, and the one
-//! place where errors become responses.
+//! Shared HTTP plumbing for every front end (REST now; HTML pages and WebSockets next): the
+//! request pipeline (`ctx`: client address, credentials, body, CSRF), body types and
+//! parsing, path parameters, the front ends and how each renders a refusal (`front`), and
+//! the one error type every refusal starts as (`error`).
 
 pub mod auth;
 pub mod body;
 pub mod client_ip;
 pub mod csrf;
+pub mod ctx;
 pub mod error;
 pub mod form;
+pub mod front;
+pub mod params;
 pub mod query;
 pub mod response;
 

@@ -38,11 +38,3 @@ pub fn no_content() -> Response<Body> {
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp
 }
-
-/// Whether a response already carries a JSON body.
-pub fn is_json(resp: &Response<Body>) -> bool {
-    resp.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"))
-}

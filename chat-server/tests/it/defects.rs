@@ -348,15 +348,25 @@ async fn defect_paths_without_the_slash_are_served_directly() {
         .expect(200);
 }
 
-/// Original: DEBUG tracebacks and URL lists in 404/500 pages. Ours: the JSON error shape and
-/// nothing else (panics are covered by the layer stack's unit test).
+/// Original: DEBUG tracebacks and URL lists in 404/500 pages. Ours: the JSON error shape
+/// under `/api/`, a plain page elsewhere, and nothing else (panics are covered by the layer
+/// stack's unit test).
 #[tokio::test]
 async fn defect_no_internals_leave_the_server() {
     let app = spawn_app().await;
-    for path in ["/admin/", "/api/", "/api/chat/1/secret/"] {
+    for path in ["/api/", "/api/chat/1/secret/"] {
         let answer = app.get(path, As::Anonymous).await;
         answer.expect(404);
         assert_eq!(answer.text, r#"{"error":"Not found","code":"not_found"}"#);
+    }
+    let answer = app.get("/admin/", As::Anonymous).await;
+    answer.expect(404);
+    for internal in ["/api/", "route", "Traceback", "urlpatterns", "matchit"] {
+        assert!(
+            !answer.text.contains(internal),
+            "{internal}: {}",
+            answer.text
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::assert_wire_snapshot;
 use crate::helpers::*;
 use async_trait::async_trait;
-use chat_server::router::ROUTES;
+use chat_server::routes::openapi::rest_routes;
 use chatcore::HealthCheck;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -64,7 +64,7 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(answer.header("content-type"), Some("application/json"));
     let doc = &answer.json;
     assert_eq!(doc["openapi"], "3.1.0");
-    for route in ROUTES {
+    for route in rest_routes() {
         let op = &doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()];
         assert!(
             op["operationId"].is_string(),

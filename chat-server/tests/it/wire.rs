@@ -3,7 +3,7 @@
 
 use crate::assert_wire_snapshot;
 use crate::helpers::*;
-use chat_server::router::{ROUTES, RouteId};
+use chat_server::routes::ROUTES;
 use reqwest::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,8 +30,8 @@ async fn every_route_answers_with_and_without_its_trailing_slash() {
             .path
             .replace(
                 "{id}",
-                &match route.id {
-                    RouteId::UpdateUser => ann.id().to_string(),
+                &match route.doc.name {
+                    "updateUser" => ann.id().to_string(),
                     _ => chat.id.to_string(),
                 },
             )
@@ -58,16 +58,15 @@ async fn every_route_answers_with_and_without_its_trailing_slash() {
 }
 
 #[tokio::test]
-async fn an_unknown_path_is_a_json_404_without_internals() {
+async fn an_unknown_api_path_is_a_json_404_without_internals() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
     for path in [
-        "/",
+        "/api",
         "/api/",
         "/api/nope/",
-        "/admin/",
         "/api/chat/1/nope/",
-        "/static/x.js",
+        "/ws/nope/",
     ] {
         let answer = app.get(path, &admin).await;
         answer.expect_error(404, "not_found");
@@ -79,6 +78,28 @@ async fn an_unknown_path_is_a_json_404_without_internals() {
     }
     let answer = app.get("/api/nope/", As::Anonymous).await;
     assert_wire_snapshot!("unknown_path", answer.json);
+}
+
+#[tokio::test]
+async fn an_unknown_path_outside_the_api_is_an_html_404_page() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("root").await;
+    for path in ["/", "/admin/", "/static/x.js", "/chats/1/"] {
+        let answer = app.get(path, &admin).await;
+        answer.expect(404);
+        assert_eq!(
+            answer.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{path}"
+        );
+        assert!(
+            answer.text.contains("<h1>404 Not Found</h1>"),
+            "{path}: {}",
+            answer.text
+        );
+    }
+    let answer = app.delete("/api/chat/", &admin).await;
+    answer.expect_error(405, "invalid");
 }
 
 #[tokio::test]
@@ -239,7 +260,7 @@ async fn every_response_carries_the_security_headers_and_a_request_id() {
     let answers = [
         app.get("/api/chat/", &ann).await,
         app.get("/api/chat/", As::Anonymous).await,
-        app.get("/nope", As::Anonymous).await,
+        app.get("/api/nope", As::Anonymous).await,
         app.delete("/healthz", As::Anonymous).await,
         app.get("/healthz", As::Anonymous).await,
     ];

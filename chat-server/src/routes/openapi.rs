@@ -1,11 +1,26 @@
-//! The OpenAPI 3.1 document, generated from the route table ([`crate::router::ROUTES`]) and
+//! The OpenAPI 3.1 document, generated from the route table ([`super::ROUTES`], its REST rows) and
 //! the component schemas below (which describe `chatcore::model`'s wire types). Built once
 //! with `serde_json`; served at `GET /api/openapi.json`.
 
-use crate::router::{Auth, QueryParam, ROUTES, Route, Schema};
+use super::{QueryParam, ROUTES, Route, Schema};
+use crate::http::ctx::{Access, Ctx};
+use crate::http::front::Front;
+use crate::http::response::JSON;
+use crate::http::{ApiError, Body, full};
 use bytes::Bytes;
+use http::Response;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
+
+/// `GET /api/openapi.json` → the OpenAPI 3.1 document (built once).
+pub async fn serve(_: Ctx) -> Result<Response<Body>, ApiError> {
+    let mut resp = Response::new(full(document_bytes()));
+    resp.headers_mut().insert(CONTENT_TYPE, JSON);
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}
 
 /// The document as served (built on first use).
 pub fn document_bytes() -> Bytes {
@@ -19,7 +34,7 @@ pub fn document_bytes() -> Bytes {
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in rest_routes() {
         let item = paths
             .entry(route.path.to_owned())
             .or_insert_with(|| json!({}));
@@ -58,9 +73,9 @@ pub fn document() -> Value {
 
 fn operation(route: &Route) -> Value {
     let mut op = json!({
-        "operationId": operation_id(route),
-        "summary": route.summary,
-        "description": format!("Who may call it: {}.", route.who),
+        "operationId": route.doc.name,
+        "summary": route.doc.summary,
+        "description": format!("Who may call it: {}.", route.doc.who),
     });
     let mut parameters: Vec<Value> = path_params(route.path)
         .map(|name| {
@@ -70,11 +85,11 @@ fn operation(route: &Route) -> Value {
             })
         })
         .collect();
-    parameters.extend(route.query.iter().map(query_param));
+    parameters.extend(route.doc.query.iter().map(query_param));
     if !parameters.is_empty() {
         op["parameters"] = Value::Array(parameters);
     }
-    if let Some(schema) = schema_json(route.request) {
+    if let Some(schema) = schema_json(route.doc.request) {
         op["requestBody"] = json!({
             "required": true,
             "content": {
@@ -84,17 +99,17 @@ fn operation(route: &Route) -> Value {
         });
     }
     let mut responses = Map::new();
-    let success = match schema_json(route.response) {
+    let success = match schema_json(route.doc.response) {
         Some(schema) => json!({
             "description": "Success",
             "content": {"application/json": {"schema": schema}}
         }),
-        None if route.status == 204 => json!({"description": "Done, no content"}),
+        None if route.doc.status == 204 => json!({"description": "Done, no content"}),
         None => json!({"description": "Success", "content": {"application/json": {}}}),
     };
-    responses.insert(route.status.to_string(), success);
-    let mut errors: Vec<u16> = route.errors.to_vec();
-    if route.request != Schema::None {
+    responses.insert(route.doc.status.to_string(), success);
+    let mut errors: Vec<u16> = route.doc.errors.to_vec();
+    if route.doc.request != Schema::None {
         errors.extend([400, 413, 415]);
     }
     errors.sort_unstable();
@@ -109,21 +124,16 @@ fn operation(route: &Route) -> Value {
         );
     }
     op["responses"] = Value::Object(responses);
-    op["security"] = match route.auth {
-        Auth::Public => json!([]),
-        Auth::Required => json!([{"tokenAuth": []}, {"basicAuth": []}, {"sessionCookie": []}]),
+    op["security"] = match route.access {
+        Access::Public => json!([]),
+        Access::Required => json!([{"tokenAuth": []}, {"basicAuth": []}, {"sessionCookie": []}]),
     };
     op
 }
 
-/// `ListChats` → `listChats`.
-fn operation_id(route: &Route) -> String {
-    let name = format!("{:?}", route.id);
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
-        .unwrap_or_default()
+/// The rows the document describes: the REST API's.
+pub fn rest_routes() -> impl Iterator<Item = &'static Route> {
+    ROUTES.iter().filter(|r| r.front == Front::Rest)
 }
 
 /// The `{name}` parameters of a path pattern.
@@ -250,10 +260,10 @@ mod tests {
     #[test]
     fn every_route_is_in_the_document() {
         let doc = document();
-        for route in ROUTES {
+        for route in rest_routes() {
             let op = &doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()];
             assert!(op.is_object(), "{} {} is missing", route.method, route.path);
-            assert!(op["responses"][route.status.to_string()].is_object());
+            assert!(op["responses"][route.doc.status.to_string()].is_object());
             for name in path_params(route.path) {
                 let params = op["parameters"].as_array().unwrap();
                 assert!(
@@ -271,7 +281,7 @@ mod tests {
             .sum();
         assert_eq!(
             operations,
-            ROUTES.len(),
+            rest_routes().count(),
             "the document has operations no route serves"
         );
     }
