@@ -5,7 +5,7 @@
 
 use crate::app::{Application, ServeError, shutdown_on_signals};
 use crate::http::client_ip::TrustedProxy;
-use crate::settings::Settings;
+use crate::settings::{SecureCookies, Settings, WsSettings};
 use chatcore::model::Registration;
 use chatcore::{ChatCore, Config};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -100,6 +100,41 @@ pub struct ServeArgs {
     /// Longest a request may take, in seconds.
     #[arg(long, env = "CHAT_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// When cookies carry `Secure`: `auto` = when a trusted proxy says
+    /// `X-Forwarded-Proto: https`.
+    #[arg(long, env = "CHAT_SECURE_COOKIES", value_enum, default_value_t = CookieMode::Auto)]
+    pub secure_cookies: CookieMode,
+    /// Lifetime of a browser session, in seconds (default 14 days).
+    #[arg(long, env = "CHAT_SESSION_TTL", default_value_t = 14 * 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(60..=366 * 24 * 3600))]
+    pub session_ttl: u64,
+    /// Largest WebSocket frame or message from a client, in bytes (larger: close 1009).
+    #[arg(long, env = "CHAT_WS_MAX_MESSAGE", default_value_t = 64 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024))]
+    pub ws_max_message: u64,
+    /// A WebSocket's read buffer, in bytes.
+    #[arg(long, env = "CHAT_WS_READ_BUFFER", default_value_t = 4 * 1024,
+          value_parser = clap::value_parser!(u64).range(512..=1024 * 1024))]
+    pub ws_read_buffer: u64,
+    /// Events queued for one WebSocket before it counts as too slow and is closed (4000).
+    #[arg(long, env = "CHAT_WS_OUTBOUND_QUEUE", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub ws_outbound_queue: u64,
+    /// Seconds between the server's WebSocket pings; no answer by the next one closes it.
+    #[arg(long, env = "CHAT_WS_PING_INTERVAL", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ws_ping_interval: u64,
+}
+
+/// When cookies carry `Secure` (see [`SecureCookies`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CookieMode {
+    /// When a trusted proxy says the client came over https.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The flags of `createsuperuser`.
@@ -208,6 +243,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = Config {
         registration_open: args.registration == RegistrationMode::Open,
         max_connections: args.database.db_max_connections,
+        session_ttl: Duration::from_secs(args.session_ttl),
         ..Config::default()
     };
     let settings = settings(&args);
@@ -230,8 +266,24 @@ pub fn settings(args: &ServeArgs) -> Settings {
             .map(str::to_owned)
             .collect(),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        secure_cookies: match args.secure_cookies {
+            CookieMode::Auto => SecureCookies::Auto,
+            CookieMode::Always => SecureCookies::Always,
+            CookieMode::Never => SecureCookies::Never,
+        },
+        ws: WsSettings {
+            max_message: bytes(args.ws_max_message),
+            read_buffer: bytes(args.ws_read_buffer),
+            outbound_queue: bytes(args.ws_outbound_queue),
+            ping_interval: Duration::from_secs(args.ws_ping_interval),
+        },
         ..Settings::default()
     }
+}
+
+/// A size the flag's range already bounds (far below `usize::MAX` on every platform we build).
+fn bytes(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// A trusted proxy; an empty item (`CHAT_TRUSTED_PROXIES=` or `a,,b`) is none.
@@ -329,6 +381,70 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["--trusted-proxies", "nonsense"]).is_err());
+    }
+
+    #[test]
+    fn the_settings_for_cookies_sessions_and_websockets_have_flags() {
+        let cli = parse(&[]).unwrap();
+        let defaults = settings(&cli.serve);
+        assert_eq!(defaults.secure_cookies, SecureCookies::Auto);
+        assert_eq!(defaults.ws.max_message, 64 * 1024);
+        assert_eq!(defaults.ws.read_buffer, 4 * 1024);
+        assert_eq!(defaults.ws.ping_interval, Duration::from_secs(30));
+        assert_eq!(cli.serve.session_ttl, 14 * 24 * 3600);
+        let cli = parse(&[
+            "--secure-cookies",
+            "always",
+            "--session-ttl",
+            "3600",
+            "--ws-max-message",
+            "2048",
+            "--ws-read-buffer",
+            "1024",
+            "--ws-outbound-queue",
+            "8",
+            "--ws-ping-interval",
+            "5",
+        ])
+        .unwrap();
+        let s = settings(&cli.serve);
+        assert_eq!(s.secure_cookies, SecureCookies::Always);
+        assert_eq!(cli.serve.session_ttl, 3600);
+        assert_eq!(
+            (s.ws.max_message, s.ws.read_buffer, s.ws.outbound_queue),
+            (2048, 1024, 8)
+        );
+        assert_eq!(s.ws.ping_interval, Duration::from_secs(5));
+        assert!(
+            parse(&["--ws-max-message", "10"]).is_err(),
+            "below the range"
+        );
+        assert!(
+            parse(&["--ws-outbound-queue", "0"]).is_err(),
+            "below the range"
+        );
+        assert!(parse(&["--secure-cookies", "sometimes"]).is_err());
+    }
+
+    #[test]
+    fn every_serve_flag_is_also_a_chat_variable() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let serve = command
+            .get_subcommands()
+            .find(|c| c.get_name() == "serve")
+            .unwrap();
+        for arg in serve.get_arguments() {
+            let id = arg.get_id().as_str();
+            if ["help", "version"].contains(&id) {
+                continue;
+            }
+            let env = arg.get_env().and_then(|e| e.to_str());
+            assert!(
+                env.is_some_and(|e| e.starts_with("CHAT_")),
+                "--{id} has no CHAT_* variable"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The HTTP front end's settings (the core has its own, `chatcore::Config`): limits,
-//! timeouts, trusted proxies and origins. Production defaults; the CLI fills them from flags
-//! and `CHAT_*` variables, tests build them in code.
+//! timeouts, trusted proxies and origins, cookies and WebSocket limits. Production defaults;
+//! the CLI fills them from flags and `CHAT_*` variables, tests build them in code.
 
 use crate::http::client_ip::TrustedProxy;
 use std::time::Duration;
@@ -19,11 +19,16 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// How long shutdown waits for open connections to finish.
     pub shutdown_grace: Duration,
-    /// Peers whose `X-Forwarded-For` names the real client.
+    /// Peers whose `X-Forwarded-For` (client address) and `X-Forwarded-Proto` (https or
+    /// not) are believed.
     pub trusted_proxies: Vec<TrustedProxy>,
-    /// Origins (`https://chat.example.com`) allowed to make cookie-authenticated requests
-    /// besides the server's own (`Host`).
+    /// The public origins (`https://chat.example.com`) besides the server's own (`Host`)
+    /// from which cookie-authenticated requests and browser WebSocket upgrades are accepted.
     pub allowed_origins: Vec<String>,
+    /// When cookies the server sets carry `Secure`.
+    pub secure_cookies: SecureCookies,
+    /// WebSocket limits.
+    pub ws: WsSettings,
 }
 
 impl Default for Settings {
@@ -35,6 +40,48 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
+            secure_cookies: SecureCookies::Auto,
+            ws: WsSettings::default(),
+        }
+    }
+}
+
+/// When cookies carry the `Secure` attribute (and the session cookie the `__Host-` prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecureCookies {
+    /// When the request came over TLS: a trusted proxy says `X-Forwarded-Proto: https`
+    /// (the server itself speaks plain HTTP).
+    Auto,
+    /// Always (the server is only ever reached over https).
+    Always,
+    /// Never (plain-HTTP development set-ups behind a TLS-terminating proxy that does not
+    /// send `X-Forwarded-Proto`).
+    Never,
+}
+
+/// Limits of one WebSocket connection.
+#[derive(Debug, Clone)]
+pub struct WsSettings {
+    /// Largest frame and message from a client, in bytes; larger ones close the socket with
+    /// 1009.
+    pub max_message: usize,
+    /// The socket's read buffer, in bytes.
+    pub read_buffer: usize,
+    /// Events queued for one socket before it counts as too slow and is closed with 4000
+    /// (the client resumes with `after_seq`).
+    pub outbound_queue: usize,
+    /// How often the server pings; a socket that has not answered by the next ping is
+    /// closed.
+    pub ping_interval: Duration,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self {
+            max_message: 64 * 1024,
+            read_buffer: 4 * 1024,
+            outbound_queue: 256,
+            ping_interval: Duration::from_secs(30),
         }
     }
 }

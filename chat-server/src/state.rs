@@ -64,8 +64,64 @@ impl AppState {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.0
-            .tasks
-            .spawn(task.instrument(tracing::Span::current()))
+        spawn_in_current_span(&self.0.tasks, task)
+    }
+}
+
+/// Spawns `task` on `tracker` inside the current span.
+fn spawn_in_current_span<F>(tracker: &TaskTracker, task: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tracker.spawn(task.instrument(tracing::Span::current()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Collects formatted log output in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_long_lived_task_logs_inside_the_request_that_started_it() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let tracker = TaskTracker::new();
+        let started = {
+            let _request = tracing::info_span!("request", id = "req-42").entered();
+            spawn_in_current_span(&tracker, async {
+                tokio::task::yield_now().await;
+                tracing::info!("socket closed");
+            })
+        };
+        tracing::info!("outside any request");
+        started.await.unwrap();
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = text.lines().find(|l| l.contains("socket closed")).unwrap();
+        assert!(
+            line.contains("id=\"req-42\"") || line.contains("id=req-42"),
+            "{text}"
+        );
+        let outside = text.lines().find(|l| l.contains("outside")).unwrap();
+        assert!(!outside.contains("req-42"), "{text}");
     }
 }

@@ -1,6 +1,9 @@
-//! The client's address for rate limiting: the TCP peer, or — only when the peer is a
-//! trusted proxy (`CHAT_TRUSTED_PROXIES`) — the nearest untrusted hop of `X-Forwarded-For`.
+//! What a trusted proxy may tell about the client: its address for rate limiting (the TCP
+//! peer, or — only when the peer is a trusted proxy (`CHAT_TRUSTED_PROXIES`) — the nearest
+//! untrusted hop of `X-Forwarded-For`), and whether it came over https
+//! (`X-Forwarded-Proto`), which decides `Secure` cookies.
 
+use crate::settings::SecureCookies;
 use http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -100,6 +103,39 @@ pub fn client_ip(
     )
 }
 
+/// Whether the client reached us over https: only a trusted proxy can say so (the server
+/// itself speaks plain HTTP), with `X-Forwarded-Proto: https` (its first value, when a
+/// chain of proxies lists several).
+pub fn came_over_https(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[TrustedProxy],
+) -> bool {
+    let Some(peer) = peer.map(canonical) else {
+        return false;
+    };
+    trusted.iter().any(|t| t.contains(peer))
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// Whether cookies set in answer to this request carry `Secure`.
+pub fn secure_cookies(
+    setting: SecureCookies,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[TrustedProxy],
+) -> bool {
+    match setting {
+        SecureCookies::Always => true,
+        SecureCookies::Never => false,
+        SecureCookies::Auto => came_over_https(peer, headers, trusted),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +190,26 @@ mod tests {
         );
         assert!("10.0.0.0/33".parse::<TrustedProxy>().is_err());
         assert!("proxy.local".parse::<TrustedProxy>().is_err());
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_can_say_the_client_came_over_https() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        let headers = |proto: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-proto", HeaderValue::from_str(proto).unwrap());
+            h
+        };
+        let proxy = Some("10.1.2.3".parse().unwrap());
+        let stranger = Some("192.0.2.7".parse().unwrap());
+        let check = |setting, peer, h: &HeaderMap| secure_cookies(setting, peer, h, &trusted);
+        assert!(check(SecureCookies::Auto, proxy, &headers("https")));
+        assert!(check(SecureCookies::Auto, proxy, &headers("HTTPS, http")));
+        assert!(!check(SecureCookies::Auto, proxy, &headers("http, https")));
+        assert!(!check(SecureCookies::Auto, stranger, &headers("https")));
+        assert!(!check(SecureCookies::Auto, proxy, &HeaderMap::new()));
+        assert!(!check(SecureCookies::Auto, None, &headers("https")));
+        assert!(check(SecureCookies::Always, stranger, &HeaderMap::new()));
+        assert!(!check(SecureCookies::Never, proxy, &headers("https")));
     }
 }
