@@ -75,8 +75,11 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The client's address: the peer unless it is a trusted proxy, in which case the last
-/// `X-Forwarded-For` hop that is not itself a trusted proxy.
+/// The client's address: the peer unless it is a trusted proxy, in which case
+/// `X-Forwarded-For` is walked from the right (the hop our proxy appended) past every trusted
+/// proxy to the first address that is not one. Only the part right of that is believed: a
+/// hop that is not an address ends the walk (the nearest trusted hop seen is then the best
+/// answer), so nothing a client writes at the left can hide or replace its address.
 pub fn client_ip(
     peer: Option<IpAddr>,
     headers: &HeaderMap,
@@ -87,20 +90,26 @@ pub fn client_ip(
     if !is_trusted(peer) {
         return Some(peer);
     }
-    let hops: Vec<IpAddr> = headers
+    let values: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map_while(|hop| hop.trim().parse::<IpAddr>().ok())
-        .map(canonical)
         .collect();
-    Some(
-        hops.into_iter()
-            .rev()
-            .find(|ip| !is_trusted(*ip))
-            .unwrap_or(peer),
-    )
+    let mut nearest = peer;
+    for hop in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+        let hop = hop.trim();
+        if hop.is_empty() {
+            continue;
+        }
+        let Ok(ip) = hop.parse::<IpAddr>().map(canonical) else {
+            break;
+        };
+        if !is_trusted(ip) {
+            return Some(ip);
+        }
+        nearest = ip;
+    }
+    Some(nearest)
 }
 
 /// Whether the client reached us over https: only a trusted proxy can say so (the server
@@ -177,6 +186,20 @@ mod tests {
             "1.2.3.4"
         );
         assert_eq!(check("::1", Some("2001:db8::1"), &["::1"]), "2001:db8::1");
+    }
+
+    #[test]
+    fn a_junk_hop_from_the_client_does_not_hide_the_hop_the_proxy_appended() {
+        let trusted = &["10.0.0.0/8"];
+        assert_eq!(check("10.0.0.5", Some("junk, 1.2.3.4"), trusted), "1.2.3.4");
+        assert_eq!(
+            check("10.0.0.5", Some("1.1.1.1, not-an-ip, 1.2.3.4, 10.0.0.7"), trusted),
+            "1.2.3.4"
+        );
+        // Junk right of every untrusted hop: the nearest trusted hop is all we know.
+        assert_eq!(check("10.0.0.5", Some("1.2.3.4, junk, 10.0.0.7"), trusted), "10.0.0.7");
+        assert_eq!(check("10.0.0.5", Some("junk"), trusted), "10.0.0.5");
+        assert_eq!(check("10.0.0.5", Some(""), trusted), "10.0.0.5");
     }
 
     #[test]
