@@ -122,7 +122,7 @@ where
             panic_response as fn(Box<dyn Any + Send + 'static>) -> Response<Body>,
         ))
         .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
         ))
         .layer(RequestBodyLimitLayer::new(body_limit))
@@ -303,14 +303,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_slow_request_times_out_with_a_json_408() {
+    async fn a_slow_request_times_out_with_a_json_503_that_says_when_to_retry() {
+        // Not 408: clients retry a 408 by themselves, and a POST stored without a
+        // `client_id` would then be stored twice.
         let settings = Settings {
             request_timeout: Duration::from_millis(50),
             ..Settings::default()
         };
-        let (status, _, json) = check(settings, ok, get("/api/slow")).await;
-        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        let (status, headers, json) = check(settings, ok, get("/api/slow")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(json["code"], "unavailable");
+        assert_eq!(json["error"], "Request timed out");
+        assert_eq!(headers[http::header::RETRY_AFTER], "1");
     }
 
     #[tokio::test]

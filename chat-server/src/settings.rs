@@ -13,7 +13,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 pub struct Settings {
     /// Largest request body; larger ones are refused with 413.
     pub body_limit: usize,
-    /// Longest a request may take, body included (408 after).
+    /// Longest a request may take, body included (503 with `Retry-After` after).
     pub request_timeout: Duration,
     /// Longest a client may take to send the request head (slow-loris protection).
     pub header_read_timeout: Duration,

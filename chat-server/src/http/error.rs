@@ -96,13 +96,16 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, ErrorKind::Forbidden, message)
     }
 
-    /// 408: the request took longer than the server allows.
+    /// 503 with `Retry-After`: the request took longer than the server allows. (Not 408,
+    /// which clients retry by themselves: a POST without `client_id` would be stored twice.)
     pub fn timeout() -> Self {
-        Self::new(
-            StatusCode::REQUEST_TIMEOUT,
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Unavailable,
             "Request timed out",
-        )
+        );
+        e.retry_after = Some(Duration::from_secs(1));
+        e
     }
 
     /// 500: a bug (panic or unexpected failure); details are only in the log.
@@ -118,14 +121,12 @@ impl ApiError {
     /// responses as JSON).
     pub fn for_status(status: StatusCode) -> Self {
         match status {
-            StatusCode::REQUEST_TIMEOUT => Self::timeout(),
+            // Only the timeout layer answers a bare 503.
+            StatusCode::SERVICE_UNAVAILABLE => Self::timeout(),
             StatusCode::INTERNAL_SERVER_ERROR => Self::internal(),
             StatusCode::NOT_FOUND => Self::no_such_path(),
             StatusCode::UNAUTHORIZED => Self::unauthenticated(Error::Unauthenticated.to_string()),
             StatusCode::FORBIDDEN => Self::new(status, ErrorKind::Forbidden, "Forbidden"),
-            StatusCode::SERVICE_UNAVAILABLE => Self::from(Error::Unavailable {
-                retry_after: Duration::from_secs(1),
-            }),
             StatusCode::TOO_MANY_REQUESTS => Self::from(Error::RateLimited {
                 retry_after: Duration::from_secs(1),
             }),
