@@ -102,6 +102,7 @@ where
             COOKIE,
             HeaderName::from_static(crate::http::csrf::CSRF_HEADER),
         ]))
+        .map_request(drop_unfit_request_id::<B>)
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
         .layer(
             TraceLayer::new_for_http()
@@ -150,7 +151,20 @@ fn request_span<B>(req: &Request<B>) -> Span {
     tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
 }
 
-/// Request ids: 64 random bits in hex (a client-supplied `x-request-id` is kept).
+/// Removes a client's `x-request-id` unless it is 1–64 visible ASCII characters without
+/// spaces, so that a new one is made: an id is written into every log line of its request.
+fn drop_unfit_request_id<B>(mut req: Request<B>) -> Request<B> {
+    let fit = req.headers().get(REQUEST_ID).is_none_or(|v| {
+        let bytes = v.as_bytes();
+        (1..=64).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_graphic)
+    });
+    if !fit {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
+}
+
+/// Request ids: 64 random bits in hex (a fit client-supplied `x-request-id` is kept).
 #[derive(Debug, Clone, Copy)]
 struct RandomRequestId;
 
@@ -420,6 +434,33 @@ mod tests {
         assert_eq!(headers[CONTENT_SECURITY_POLICY], "default-src 'self'");
         assert_eq!(headers[X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(headers[REFERRER_POLICY], "no-referrer");
+    }
+
+    #[tokio::test]
+    async fn a_client_request_id_that_could_forge_log_lines_is_replaced() {
+        let long = "a".repeat(65);
+        for bad in ["two words", "tab\there", long.as_str(), "", "naïve"] {
+            let Ok(value) = HeaderValue::from_bytes(bad.as_bytes()) else {
+                continue;
+            };
+            let req = Request::get("/api/chat/")
+                .header(REQUEST_ID, value)
+                .body(Full::default())
+                .unwrap();
+            let (_, headers, _) = check(Settings::default(), ok, req).await;
+            let id = headers[REQUEST_ID].to_str().unwrap();
+            assert!(
+                id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{bad:?} was kept as {id:?}"
+            );
+        }
+        let longest = "b".repeat(64);
+        let req = Request::get("/api/chat/")
+            .header(REQUEST_ID, longest.as_str())
+            .body(Full::default())
+            .unwrap();
+        let (_, headers, _) = check(Settings::default(), ok, req).await;
+        assert_eq!(headers[REQUEST_ID], longest.as_str());
     }
 
     /// Collects formatted log output in memory.
