@@ -193,11 +193,18 @@ mod tests {
         let trusted = &["10.0.0.0/8"];
         assert_eq!(check("10.0.0.5", Some("junk, 1.2.3.4"), trusted), "1.2.3.4");
         assert_eq!(
-            check("10.0.0.5", Some("1.1.1.1, not-an-ip, 1.2.3.4, 10.0.0.7"), trusted),
+            check(
+                "10.0.0.5",
+                Some("1.1.1.1, not-an-ip, 1.2.3.4, 10.0.0.7"),
+                trusted
+            ),
             "1.2.3.4"
         );
         // Junk right of every untrusted hop: the nearest trusted hop is all we know.
-        assert_eq!(check("10.0.0.5", Some("1.2.3.4, junk, 10.0.0.7"), trusted), "10.0.0.7");
+        assert_eq!(
+            check("10.0.0.5", Some("1.2.3.4, junk, 10.0.0.7"), trusted),
+            "10.0.0.7"
+        );
         assert_eq!(check("10.0.0.5", Some("junk"), trusted), "10.0.0.5");
         assert_eq!(check("10.0.0.5", Some(""), trusted), "10.0.0.5");
     }

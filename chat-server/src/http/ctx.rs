@@ -134,7 +134,13 @@ pub async fn prepare(
         && a.via() == Via::Session
         && csrf::is_unsafe(&parts.method)
     {
-        let expected = a.actor.csrf_token().unwrap_or_default();
+        // A session an authenticator vouched for without a CSRF token cannot prove
+        // anything: refused, never compared against an empty string.
+        let expected = a
+            .actor
+            .csrf_token()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::csrf("This session has no CSRF token"))?;
         csrf::check_token(expected, &parts.headers, &body)?;
     }
     Ok(Ctx {

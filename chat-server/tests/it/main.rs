@@ -7,6 +7,7 @@ mod chats;
 mod cli;
 mod defects;
 mod flow;
+mod hardening;
 mod helpers;
 mod matrix;
 mod members;
