@@ -58,10 +58,20 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// `sqlite://path` (created if missing) or `postgres://user:pass@host/db`.
-    #[arg(long, env = "CHAT_DATABASE_URL", default_value = "sqlite://chat.db")]
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "CHAT_DATABASE_URL",
+        default_value = "sqlite://chat.db"
+    )]
     pub database_url: String,
     /// Database connections in the pool.
-    #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "CHAT_DB_MAX_CONNECTIONS",
+        default_value_t = 8
+    )]
     pub db_max_connections: u32,
 }
 
@@ -78,50 +88,65 @@ pub enum RegistrationMode {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:8000")]
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "CHAT_BIND",
+        default_value = "127.0.0.1:8000"
+    )]
     pub bind: SocketAddr,
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Redis URL for fan-out between several server nodes.
-    #[arg(long, env = "CHAT_REDIS_URL")]
+    #[arg(long, hide_env_values = true, env = "CHAT_REDIS_URL")]
     pub redis_url: Option<String>,
     /// Whether anyone may register.
-    #[arg(long, env = "CHAT_REGISTRATION", value_enum, default_value_t = RegistrationMode::Open)]
+    #[arg(long, hide_env_values = true, env = "CHAT_REGISTRATION", value_enum, default_value_t = RegistrationMode::Open)]
     pub registration: RegistrationMode,
     /// Comma-separated addresses or CIDR blocks of reverse proxies whose X-Forwarded-For
     /// is believed.
-    #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = optional_proxy)]
+    #[arg(long, hide_env_values = true, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = optional_proxy)]
     pub trusted_proxies: Vec<Option<TrustedProxy>>,
     /// Comma-separated origins (`https://chat.example.com`) allowed to make
     /// cookie-authenticated requests, besides the server's own host.
-    #[arg(long, env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "CHAT_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
     /// Longest a request may take, in seconds.
-    #[arg(long, env = "CHAT_REQUEST_TIMEOUT", default_value_t = 30)]
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "CHAT_REQUEST_TIMEOUT",
+        default_value_t = 30
+    )]
     pub request_timeout: u64,
     /// When cookies carry `Secure`: `auto` = when a trusted proxy says
     /// `X-Forwarded-Proto: https`.
-    #[arg(long, env = "CHAT_SECURE_COOKIES", value_enum, default_value_t = CookieMode::Auto)]
+    #[arg(long, hide_env_values = true, env = "CHAT_SECURE_COOKIES", value_enum, default_value_t = CookieMode::Auto)]
     pub secure_cookies: CookieMode,
     /// Lifetime of a browser session, in seconds (default 14 days).
-    #[arg(long, env = "CHAT_SESSION_TTL", default_value_t = 14 * 24 * 3600,
+    #[arg(long, hide_env_values = true, env = "CHAT_SESSION_TTL", default_value_t = 14 * 24 * 3600,
           value_parser = clap::value_parser!(u64).range(60..=366 * 24 * 3600))]
     pub session_ttl: u64,
     /// Largest WebSocket frame or message from a client, in bytes (larger: close 1009).
-    #[arg(long, env = "CHAT_WS_MAX_MESSAGE", default_value_t = 64 * 1024,
+    #[arg(long, hide_env_values = true, env = "CHAT_WS_MAX_MESSAGE", default_value_t = 64 * 1024,
           value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024))]
     pub ws_max_message: u64,
     /// A WebSocket's read buffer, in bytes.
-    #[arg(long, env = "CHAT_WS_READ_BUFFER", default_value_t = 4 * 1024,
+    #[arg(long, hide_env_values = true, env = "CHAT_WS_READ_BUFFER", default_value_t = 4 * 1024,
           value_parser = clap::value_parser!(u64).range(512..=1024 * 1024))]
     pub ws_read_buffer: u64,
     /// Events queued for one WebSocket before it counts as too slow and is closed (4000).
-    #[arg(long, env = "CHAT_WS_OUTBOUND_QUEUE", default_value_t = 256,
+    #[arg(long, hide_env_values = true, env = "CHAT_WS_OUTBOUND_QUEUE", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub ws_outbound_queue: u64,
     /// Seconds between the server's WebSocket pings; no answer by the next one closes it.
-    #[arg(long, env = "CHAT_WS_PING_INTERVAL", default_value_t = 30,
+    #[arg(long, hide_env_values = true, env = "CHAT_WS_PING_INTERVAL", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_ping_interval: u64,
 }
@@ -144,10 +169,15 @@ pub struct CreateSuperuserArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Login name of the new administrator.
-    #[arg(long, env = "CHAT_SUPERUSER_USERNAME")]
+    #[arg(long, hide_env_values = true, env = "CHAT_SUPERUSER_USERNAME")]
     pub username: String,
     /// E-mail address.
-    #[arg(long, env = "CHAT_SUPERUSER_EMAIL", default_value = "")]
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "CHAT_SUPERUSER_EMAIL",
+        default_value = ""
+    )]
     pub email: String,
     /// Read the password from the first line of stdin.
     #[arg(long)]
@@ -161,7 +191,7 @@ pub struct ChangePasswordArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Whose password to set.
-    #[arg(long, env = "CHAT_SUPERUSER_USERNAME")]
+    #[arg(long, hide_env_values = true, env = "CHAT_SUPERUSER_USERNAME")]
     pub username: String,
     /// Read the password from the first line of stdin.
     #[arg(long)]
@@ -328,16 +358,32 @@ fn password(from_stdin: bool, confirm: bool) -> Result<String, CliError> {
     Ok(first)
 }
 
-/// A database URL without its password, for messages and logs.
+/// A database URL without its passwords (in the user part and in query parameters such as
+/// `password` or `sslpassword`), for messages and logs.
 pub fn redact(database_url: &str) -> String {
-    match url::Url::parse(database_url) {
-        Ok(mut url) if url.password().is_some() => {
-            // Setting a password only fails for URLs that cannot have one.
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => database_url.to_owned(),
+    let Ok(mut url) = url::Url::parse(database_url) else {
+        return database_url.to_owned();
+    };
+    if url.password().is_some() {
+        // Setting a password only fails for URLs that cannot have one.
+        let _ = url.set_password(Some("***"));
     }
+    let secret = |key: &str| key.to_ascii_lowercase().contains("password");
+    if url.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -472,5 +518,38 @@ mod tests {
             "postgres://chat:***@db/chat"
         );
         assert_eq!(redact("sqlite://chat.db"), "sqlite://chat.db");
+        for url in [
+            "postgres://db/chat?password=hunter2",
+            "postgres://db/chat?sslmode=require&PASSWORD=hunter2",
+            "postgres://chat:hunter2@db/chat?password=hunter2",
+            "postgres://db/chat?sslpassword=hunter2",
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains("hunter2"), "{url} -> {shown}");
+        }
+        assert_eq!(
+            redact("postgres://db/chat?sslmode=require"),
+            "postgres://db/chat?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn help_never_prints_the_current_value_of_a_variable() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let mut commands = vec![&command];
+        commands.extend(command.get_subcommands());
+        for c in commands {
+            for arg in c.get_arguments() {
+                if arg.get_env().is_some() {
+                    assert!(
+                        arg.is_hide_env_values_set(),
+                        "{} --{}: `--help` would print its value",
+                        c.get_name(),
+                        arg.get_id()
+                    );
+                }
+            }
+        }
     }
 }
