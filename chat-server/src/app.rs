@@ -4,6 +4,7 @@
 //! grace period) and waits for tracked tasks such as WebSocket sessions.
 //! [`Application`] is the binary's path: open the core, bind, serve until a signal.
 
+use crate::conn::ClientSocket;
 use crate::http::client_ip::PeerAddr;
 use crate::layers;
 use crate::settings::Settings;
@@ -14,9 +15,12 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 /// Why the server could not start or run.
@@ -35,6 +39,10 @@ pub enum ServeError {
 
 /// Serves HTTP on `listener` until `shutdown` is cancelled.
 ///
+/// Shutdown: the listener is dropped at once; open requests and tracked tasks (WebSocket
+/// sessions, which see the same token) get one `shutdown_grace` in all; whatever is still
+/// open then is closed. With nothing open, it returns at once.
+///
 /// # Errors
 /// An invalid allowed origin in `settings`.
 pub async fn serve(
@@ -43,7 +51,13 @@ pub async fn serve(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let state = AppState::new(services, settings.clone(), shutdown.clone());
+    let force_close = CancellationToken::new();
+    let state = AppState::new(
+        services,
+        settings.clone(),
+        shutdown.clone(),
+        force_close.clone(),
+    );
     let service = layers::service::<hyper::body::Incoming>(state.clone())?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -52,49 +66,69 @@ pub async fn serve(
         .header_read_timeout(settings.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(settings.connection_limit.max(1)));
+    let connections = TaskTracker::new();
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let service = service.clone();
-                let hyper_service = hyper::service::service_fn(move |mut req| {
-                    req.extensions_mut().insert(PeerAddr(peer));
-                    service.clone().oneshot(req)
-                });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, %peer, "connection ended with an error");
-                    }
-                });
-            }
+        // At the cap, wait for a connection to close before accepting the next one.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_closed) => break,
+            },
             () = shutdown.cancelled() => break,
-        }
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let service = service.clone();
+        let hyper_service = hyper::service::service_fn(move |mut req| {
+            req.extensions_mut().insert(PeerAddr(peer));
+            service.clone().oneshot(req)
+        });
+        let socket = ClientSocket::new(stream, settings.idle_timeout, Some(permit));
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(socket), hyper_service);
+        let conn = graceful.watch(conn.into_owned());
+        let force_close = force_close.clone();
+        connections.spawn(async move {
+            tokio::select! {
+                result = conn => if let Err(e) = result {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                },
+                () = force_close.cancelled() => {
+                    tracing::debug!(%peer, "connection closed at the end of the shutdown grace");
+                }
+            }
+        });
     }
     drop(listener);
     tracing::info!("shutting down: no new connections; finishing open requests");
-    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
+    let deadline = tokio::time::Instant::now() + settings.shutdown_grace;
+    if tokio::time::timeout_at(deadline, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("open connections did not finish in time; closing them");
+        tracing::warn!("open requests did not finish in time; closing their connections");
     }
     state.tasks().close();
-    if tokio::time::timeout(settings.shutdown_grace, state.tasks().wait())
+    if tokio::time::timeout_at(deadline, state.tasks().wait())
         .await
         .is_err()
     {
-        tracing::warn!("long-lived tasks did not finish in time");
+        tracing::warn!("long-lived tasks did not finish in time; closing them");
     }
+    force_close.cancel();
+    connections.close();
+    connections.wait().await;
+    state.tasks().wait().await;
     Ok(())
 }
 
@@ -144,31 +178,43 @@ impl Application {
     }
 }
 
-/// A token cancelled on SIGINT (Ctrl-C) or SIGTERM.
+/// A token cancelled on SIGINT (Ctrl-C) or SIGTERM; a second signal exits the process at
+/// once (status 130), without waiting for the shutdown grace.
 pub fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
-        let terminate = async {
+        let mut terminate =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut sig) => {
-                    sig.recv().await;
-                }
+                Ok(sig) => Some(sig),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    std::future::pending::<()>().await;
+                    None
                 }
+            };
+        for second in [false, true] {
+            #[cfg(unix)]
+            let sigterm = async {
+                match terminate.as_mut() {
+                    Some(sig) => {
+                        sig.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let sigterm = std::future::pending::<()>();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                () = sigterm => tracing::info!("SIGTERM received"),
             }
-        };
-        #[cfg(not(unix))]
-        let terminate = std::future::pending::<()>();
-        tokio::select! {
-            _ = ctrl_c => tracing::info!("SIGINT received"),
-            () = terminate => tracing::info!("SIGTERM received"),
+            if second {
+                tracing::warn!("second signal: exiting without waiting for open connections");
+                std::process::exit(130);
+            }
+            cancel.cancel();
         }
-        cancel.cancel();
     });
     token
 }

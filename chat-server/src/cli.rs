@@ -7,7 +7,7 @@ use crate::app::{Application, ServeError, shutdown_on_signals};
 use crate::http::client_ip::TrustedProxy;
 use crate::settings::{SecureCookies, Settings, WsSettings};
 use chatcore::model::Registration;
-use chatcore::{ChatCore, Config};
+use chatcore::{ChatCore, Config, LoginRateLimit};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
@@ -125,6 +125,30 @@ pub struct ServeArgs {
         default_value_t = 30
     )]
     pub request_timeout: u64,
+    /// Seconds a connection may stay open without a byte moving either way.
+    #[arg(long, hide_env_values = true, env = "CHAT_IDLE_TIMEOUT", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+    /// Seconds a client may take to send a request head.
+    #[arg(long, hide_env_values = true, env = "CHAT_HEADER_READ_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout: u64,
+    /// Most client connections open at once (more wait until one closes).
+    #[arg(long, hide_env_values = true, env = "CHAT_CONNECTION_LIMIT", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub connection_limit: u64,
+    /// Seconds shutdown waits for open requests and sockets before closing them.
+    #[arg(long, hide_env_values = true, env = "CHAT_SHUTDOWN_GRACE", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace: u64,
+    /// Failed logins allowed per username and per client address within the window.
+    #[arg(long, hide_env_values = true, env = "CHAT_LOGIN_MAX_FAILURES", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_max_failures: u32,
+    /// The login limiter's window, in seconds.
+    #[arg(long, hide_env_values = true, env = "CHAT_LOGIN_WINDOW", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub login_window: u64,
     /// When cookies carry `Secure`: `auto` = when a trusted proxy says
     /// `X-Forwarded-Proto: https`.
     #[arg(long, hide_env_values = true, env = "CHAT_SECURE_COOKIES", value_enum, default_value_t = CookieMode::Auto)]
@@ -274,6 +298,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         registration_open: args.registration == RegistrationMode::Open,
         max_connections: args.database.db_max_connections,
         session_ttl: Duration::from_secs(args.session_ttl),
+        login_rate_limit: LoginRateLimit {
+            max_failures: args.login_max_failures,
+            window: Duration::from_secs(args.login_window),
+        },
         ..Config::default()
     };
     let settings = settings(&args);
@@ -296,6 +324,10 @@ pub fn settings(args: &ServeArgs) -> Settings {
             .map(str::to_owned)
             .collect(),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        connection_limit: bytes(args.connection_limit),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
         secure_cookies: match args.secure_cookies {
             CookieMode::Auto => SecureCookies::Auto,
             CookieMode::Always => SecureCookies::Always,
@@ -311,7 +343,8 @@ pub fn settings(args: &ServeArgs) -> Settings {
     }
 }
 
-/// A size the flag's range already bounds (far below `usize::MAX` on every platform we build).
+/// A size or count the flag's range already bounds (far below `usize::MAX` on every platform
+/// we build).
 fn bytes(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }

@@ -17,6 +17,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod conn;
 pub mod dispatch;
 pub mod http;
 pub mod layers;

@@ -17,7 +17,13 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Longest a client may take to send the request head (slow-loris protection).
     pub header_read_timeout: Duration,
-    /// How long shutdown waits for open connections to finish.
+    /// How long a connection may stay open without a byte moving either way (HTTP/1
+    /// keep-alive, HTTP/2, WebSockets: keep it above `ws.ping_interval` and
+    /// `request_timeout`).
+    pub idle_timeout: Duration,
+    /// Most connections open at once; more wait in the listen backlog until one closes.
+    pub connection_limit: usize,
+    /// How long shutdown waits for open requests and sockets before closing them.
     pub shutdown_grace: Duration,
     /// Peers whose `X-Forwarded-For` (client address) and `X-Forwarded-Proto` (https or
     /// not) are believed.
@@ -37,6 +43,8 @@ impl Default for Settings {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            connection_limit: 4096,
             shutdown_grace: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),

@@ -23,16 +23,25 @@ struct Shared {
     settings: Settings,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    force_close: CancellationToken,
 }
 
 impl AppState {
-    /// Assembles the state; `shutdown` is cancelled when the server should stop.
-    pub fn new(services: Services, settings: Settings, shutdown: CancellationToken) -> Self {
+    /// Assembles the state; `shutdown` is cancelled when the server should stop (tracked
+    /// tasks finish on their own, e.g. a WebSocket closes with 1001), `force_close` when the
+    /// shutdown grace is over (tracked tasks still running are dropped).
+    pub fn new(
+        services: Services,
+        settings: Settings,
+        shutdown: CancellationToken,
+        force_close: CancellationToken,
+    ) -> Self {
         Self(Arc::new(Shared {
             services,
             settings,
             tasks: TaskTracker::new(),
             shutdown,
+            force_close,
         }))
     }
 
@@ -57,23 +66,34 @@ impl AppState {
     }
 
     /// Spawns a task that outlives its request (a WebSocket session): tracked, so shutdown
-    /// waits for it, and inside the current span, so every line it logs carries the request
-    /// id of the request that started it.
-    pub fn spawn_tracked<F>(&self, task: F) -> JoinHandle<F::Output>
+    /// waits for it (it should end by itself once [`AppState::shutdown`] is cancelled; it
+    /// is dropped when the shutdown grace is over), and inside the current span, so every
+    /// line it logs carries the request id of the request that started it.
+    pub fn spawn_tracked<F>(&self, task: F) -> JoinHandle<()>
     where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
     {
-        spawn_in_current_span(&self.0.tasks, task)
+        spawn_in_current_span(&self.0.tasks, self.0.force_close.clone(), task)
     }
 }
 
-/// Spawns `task` on `tracker` inside the current span.
-fn spawn_in_current_span<F>(tracker: &TaskTracker, task: F) -> JoinHandle<F::Output>
+/// Spawns `task` on `tracker` inside the current span, dropped when `force_close` fires.
+fn spawn_in_current_span<F>(
+    tracker: &TaskTracker,
+    force_close: CancellationToken,
+    task: F,
+) -> JoinHandle<()>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
 {
+    let task = async move {
+        tokio::select! {
+            () = task => {}
+            () = force_close.cancelled() => {
+                tracing::debug!("closed at the end of the shutdown grace");
+            }
+        }
+    };
     tracker.spawn(task.instrument(tracing::Span::current()))
 }
 
@@ -108,7 +128,7 @@ mod tests {
         let tracker = TaskTracker::new();
         let started = {
             let _request = tracing::info_span!("request", id = "req-42").entered();
-            spawn_in_current_span(&tracker, async {
+            spawn_in_current_span(&tracker, CancellationToken::new(), async {
                 tokio::task::yield_now().await;
                 tracing::info!("socket closed");
             })

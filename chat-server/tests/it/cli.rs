@@ -213,3 +213,121 @@ async fn serve_without_configuration_uses_chat_db_in_the_working_directory_and_s
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// The binary serving on a free port with `extra` environment; returns it and its base URL
+/// once `/healthz` answers.
+async fn serve_binary(
+    dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> (std::process::Child, String) {
+    let port = free_port();
+    let mut cmd = chat_server(dir);
+    cmd.env("CHAT_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        if let Ok(resp) = reqwest::get(format!("{base}/healthz")).await
+            && resp.status() == 200
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, base)
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Waits for the child to exit (at most `limit`) and returns its status and how long it took.
+async fn exit_of(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> (std::process::ExitStatus, Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, started.elapsed());
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running {limit:?} after the signal");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A request stuck in flight: a POST whose body never finishes arriving.
+async fn stuck_request(base: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            b"POST /api/accounts/login/ HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+              content-length: 100\r\n\r\n{\"user",
+        )
+        .await
+        .unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn an_idle_server_exits_at_once_on_sigterm_without_waiting_for_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = serve_binary(dir.path(), &[("CHAT_SHUTDOWN_GRACE", "60")]).await;
+    // An idle keep-alive connection does not hold the shutdown up either.
+    let client = reqwest::Client::new();
+    client.get(format!("{base}/healthz")).send().await.unwrap();
+    signal(&child, "TERM");
+    let (status, took) = exit_of(&mut child, Duration::from_secs(30)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took < Duration::from_secs(15),
+        "took {took:?} of a 60 s grace"
+    );
+}
+
+#[tokio::test]
+async fn a_stuck_request_is_cut_off_after_one_grace_and_a_second_signal_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = serve_binary(dir.path(), &[("CHAT_SHUTDOWN_GRACE", "2")]).await;
+    let _stuck = stuck_request(&base).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(&child, "TERM");
+    let (status, took) = exit_of(&mut child, Duration::from_secs(30)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "the stuck request was given its grace: {took:?}"
+    );
+
+    let (mut child, base) = serve_binary(dir.path(), &[("CHAT_SHUTDOWN_GRACE", "600")]).await;
+    let _stuck = stuck_request(&base).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(&child, "TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first signal waits for the grace"
+    );
+    signal(&child, "INT");
+    let (status, _) = exit_of(&mut child, Duration::from_secs(30)).await;
+    assert_eq!(status.code(), Some(130), "{status:?}");
+}

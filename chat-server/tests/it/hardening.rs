@@ -3,9 +3,13 @@
 
 use crate::helpers::*;
 use async_trait::async_trait;
+use chat_server::Settings;
 use chatcore::model::UserId;
-use chatcore::{Actor, AuthService, Authenticator, ClientInfo, Credential, Error, Services};
+use chatcore::{
+    Actor, AuthService, Authenticator, ClientInfo, Config, Credential, Error, Services,
+};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// A plugged-in single sign-on that vouches for a browser by its own cookie: the actor it
@@ -46,7 +50,7 @@ async fn a_cookie_session_without_a_csrf_token_cannot_make_unsafe_requests() {
     let server = tokio::spawn(chat_server::serve(
         listener,
         services,
-        chat_server::Settings::default(),
+        Settings::default(),
         shutdown.clone(),
     ));
     let http = reqwest::Client::new();
@@ -80,4 +84,71 @@ async fn a_cookie_session_without_a_csrf_token_cannot_make_unsafe_requests() {
     assert!(chats.is_empty(), "nothing was created: {chats:?}");
     shutdown.cancel();
     server.await.unwrap().unwrap();
+}
+
+/// Reads until the server closes the connection; how long that took.
+async fn closed_after(stream: &mut tokio::net::TcpStream, limit: Duration) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut sink)).await;
+    assert!(read.is_ok(), "still open after {limit:?}");
+    started.elapsed()
+}
+
+fn with_idle_timeout(idle: Duration, connection_limit: usize) -> Settings {
+    Settings {
+        idle_timeout: idle,
+        connection_limit,
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let idle = Duration::from_millis(300);
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Config::for_tests(),
+        with_idle_timeout(idle, 64),
+    )
+    .await
+    .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    // Kept alive after the answer, then closed once nothing moves.
+    closed_after(&mut stream, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn a_thousand_idle_connections_are_capped_and_the_server_still_answers() {
+    let idle = Duration::from_millis(500);
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Config::for_tests(),
+        with_idle_timeout(idle, 100),
+    )
+    .await
+    .unwrap();
+    let mut idlers = Vec::new();
+    for _ in 0..1000 {
+        idlers.push(tokio::net::TcpStream::connect(app.address).await.unwrap());
+    }
+    // The cap holds the rest in the backlog; idle ones are closed, so a real client is
+    // served soon.
+    let answer = tokio::time::timeout(Duration::from_secs(30), app.get("/healthz", As::Anonymous))
+        .await
+        .expect("the server answers while 1000 idle connections wait");
+    answer.expect(200);
+    // The idlers that got in were closed; no connection stays open for good.
+    for stream in idlers.iter_mut().take(5) {
+        closed_after(stream, Duration::from_secs(30)).await;
+    }
 }
