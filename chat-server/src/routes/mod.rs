@@ -66,7 +66,8 @@ pub struct Doc {
     pub status: u16,
     /// Response body on success.
     pub response: Schema,
-    /// Error statuses it may answer with (beyond 405/413/415/5xx every route may give).
+    /// The error statuses its handler's own outcomes give (validation, authorization,
+    /// conflicts); what the pipeline and layers add is derived in [`Route::answers`].
     pub errors: &'static [u16],
 }
 
@@ -122,6 +123,31 @@ const USERS_QUERY: &[QueryParam] = &[
         description: "How many matches to skip (default 0).",
     },
 ];
+
+impl Route {
+    /// Every error status this route can answer with, sorted: the handler's own
+    /// ([`Doc::errors`]) and what the pipeline and the layers add — 500 and 503 (a bug, a
+    /// handler timeout, the store away) everywhere; 403 on unsafe methods (the cross-origin
+    /// check, a session's CSRF token); 401 and 429 where a credential is read (Basic
+    /// failures are rate limited); 400, 413 and 415 where a body is read. (405 is the
+    /// path's, not the route's.)
+    pub fn answers(&self) -> Vec<u16> {
+        let mut statuses = self.doc.errors.to_vec();
+        statuses.extend([500, 503]);
+        if !matches!(self.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            statuses.push(403);
+        }
+        if self.access == Access::Required {
+            statuses.extend([401, 429]);
+        }
+        if self.doc.request != Schema::None {
+            statuses.extend([400, 413, 415]);
+        }
+        statuses.sort_unstable();
+        statuses.dedup();
+        statuses
+    }
+}
 
 macro_rules! routes {
     ($(

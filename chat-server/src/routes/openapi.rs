@@ -108,13 +108,7 @@ fn operation(route: &Route) -> Value {
         None => json!({"description": "Success", "content": {"application/json": {}}}),
     };
     responses.insert(route.doc.status.to_string(), success);
-    let mut errors: Vec<u16> = route.doc.errors.to_vec();
-    if route.doc.request != Schema::None {
-        errors.extend([400, 413, 415]);
-    }
-    errors.sort_unstable();
-    errors.dedup();
-    for status in errors {
+    for status in route.answers() {
         responses.insert(
             status.to_string(),
             json!({
@@ -172,7 +166,8 @@ fn error_description(status: u16) -> &'static str {
         413 => "Body larger than 64 KiB",
         415 => "Body neither JSON nor a form",
         429 => "Too many failed logins (Retry-After)",
-        503 => "Overloaded or the database is unreachable (Retry-After)",
+        500 => "A bug on the server (details only in its log)",
+        503 => "Overloaded, timed out or the database is unreachable (Retry-After)",
         _ => "Error",
     }
 }
@@ -284,6 +279,29 @@ mod tests {
             rest_routes().count(),
             "the document has operations no route serves"
         );
+    }
+
+    #[test]
+    fn each_operation_lists_exactly_the_answers_its_route_can_give() {
+        let doc = document();
+        for route in rest_routes() {
+            let op = &doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()];
+            let mut listed: Vec<u16> = op["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.parse().unwrap())
+                .filter(|status| *status != route.doc.status)
+                .collect();
+            listed.sort_unstable();
+            assert_eq!(listed, route.answers(), "{} {}", route.method, route.path);
+        }
+        let register = rest_routes().find(|r| r.doc.name == "register").unwrap();
+        assert!(register.answers().contains(&503), "argon2 may be busy");
+        for route in rest_routes().filter(|r| r.access == Access::Required) {
+            let answers = route.answers();
+            assert!(answers.contains(&429) && answers.contains(&503), "{}", route.path);
+        }
     }
 
     #[test]
