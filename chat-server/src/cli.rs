@@ -173,6 +173,14 @@ pub struct ServeArgs {
     #[arg(long, hide_env_values = true, env = "CHAT_WS_PING_INTERVAL", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ws_ping_interval: u64,
+    /// Messages one WebSocket may send per second, on average.
+    #[arg(long, hide_env_values = true, env = "CHAT_WS_SEND_PER_SECOND", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub ws_send_per_second: u32,
+    /// Messages one WebSocket may send at once before the rate applies.
+    #[arg(long, hide_env_values = true, env = "CHAT_WS_SEND_BURST", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub ws_send_burst: u32,
 }
 
 /// When cookies carry `Secure` (see [`SecureCookies`]).
@@ -338,6 +346,8 @@ pub fn settings(args: &ServeArgs) -> Settings {
             read_buffer: bytes(args.ws_read_buffer),
             outbound_queue: bytes(args.ws_outbound_queue),
             ping_interval: Duration::from_secs(args.ws_ping_interval),
+            send_per_second: args.ws_send_per_second,
+            send_burst: args.ws_send_burst,
         },
         ..Settings::default()
     }

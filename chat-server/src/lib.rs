@@ -24,6 +24,7 @@ pub mod layers;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod ws;
 
 pub use app::{Application, ServeError, serve, shutdown_on_signals};
 pub use settings::Settings;

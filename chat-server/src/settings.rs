@@ -78,9 +78,14 @@ pub struct WsSettings {
     /// Events queued for one socket before it counts as too slow and is closed with 4000
     /// (the client resumes with `after_seq`).
     pub outbound_queue: usize,
-    /// How often the server pings; a socket that has not answered by the next ping is
-    /// closed.
+    /// How often the server pings (and re-checks the socket's credential); a socket that
+    /// has not answered for two intervals is closed.
     pub ping_interval: Duration,
+    /// Messages one socket may send per second, on average (more: an `error` frame with
+    /// `rate_limited`; the socket stays open).
+    pub send_per_second: u32,
+    /// Messages one socket may send at once before the rate applies.
+    pub send_burst: u32,
 }
 
 impl Default for WsSettings {
@@ -90,6 +95,8 @@ impl Default for WsSettings {
             read_buffer: 4 * 1024,
             outbound_queue: 256,
             ping_interval: Duration::from_secs(30),
+            send_per_second: 5,
+            send_burst: 20,
         }
     }
 }

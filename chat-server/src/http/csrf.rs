@@ -102,6 +102,32 @@ where
     }
 }
 
+/// Whether a browser request comes from the server's own origin (its `Origin` names the
+/// `Host` it was sent to) or from one of `trusted_origins`. No `Origin` is not allowed:
+/// browsers always send one on a WebSocket upgrade.
+pub fn origin_allowed(headers: &HeaderMap, trusted_origins: &[String]) -> bool {
+    let Some(origin) = headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let origin = origin.trim().trim_end_matches('/');
+    if trusted_origins
+        .iter()
+        .any(|t| t.trim().trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h.trim()))
+}
+
 /// Whether `method` changes state (and so needs CSRF proof under a session).
 pub fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -142,6 +168,26 @@ mod tests {
         assert!(check_token("abc", &h, b"content=hi&csrf_token=abc").is_ok());
         assert!(check_token("abc", &h, b"content=hi&csrf_token=xyz").is_err());
         assert!(check_token("abc", &h, b"content=hi").is_err());
+    }
+
+    #[test]
+    fn a_browser_origin_is_allowed_when_it_is_the_servers_own_or_trusted() {
+        let headers = |origin: Option<&str>, host: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::HOST, HeaderValue::from_str(host).unwrap());
+            if let Some(o) = origin {
+                h.insert(http::header::ORIGIN, HeaderValue::from_str(o).unwrap());
+            }
+            h
+        };
+        let trusted = vec!["https://chat.example.com".to_owned()];
+        let check = |origin, host| origin_allowed(&headers(origin, host), &trusted);
+        assert!(check(Some("http://127.0.0.1:8000"), "127.0.0.1:8000"));
+        assert!(check(Some("https://Chat.Example.com"), "internal:8000"));
+        assert!(!check(Some("https://evil.example"), "127.0.0.1:8000"));
+        assert!(!check(Some("http://127.0.0.1:8001"), "127.0.0.1:8000"));
+        assert!(!check(Some("null"), "127.0.0.1:8000"));
+        assert!(!check(None, "127.0.0.1:8000"));
     }
 
     #[test]

@@ -91,6 +91,15 @@ impl ApiError {
         )
     }
 
+    /// 426: a WebSocket endpoint reached without an upgrade.
+    pub fn upgrade_required() -> Self {
+        Self::new(
+            StatusCode::UPGRADE_REQUIRED,
+            ErrorKind::Invalid,
+            "This endpoint is a WebSocket: send an upgrade request",
+        )
+    }
+
     /// 403: a cookie-authenticated unsafe request without a valid CSRF proof.
     pub fn csrf(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, ErrorKind::Forbidden, message)

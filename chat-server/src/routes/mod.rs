@@ -14,6 +14,7 @@ use crate::api::{accounts, chats, members, messages, meta, users};
 use crate::http::ctx::{Access, Ctx};
 use crate::http::front::Front;
 use crate::http::{ApiError, Body};
+use crate::ws;
 use http::{Method, Response};
 use std::future::Future;
 use std::pin::Pin;
@@ -109,6 +110,12 @@ const HISTORY_QUERY: &[QueryParam] = &[
         description: "Return the messages from this seq + 1 upward (not with before_seq).",
     },
 ];
+
+const SOCKET_QUERY: &[QueryParam] = &[QueryParam {
+    name: "after_seq",
+    kind: "integer",
+    description: "Resume: the stored messages after this seq first, then live events.",
+}];
 
 const USERS_QUERY: &[QueryParam] = &[
     QueryParam {
@@ -238,6 +245,12 @@ routes! {
     Rest PATCH "/api/users/{id}/" => updateUser = users::update, Required, "admin",
         "Activate, deactivate, promote or demote an account",
         query: &[], request: One("UserFlagsUpdate"), 200 One("UserDetail"), errors: &[400, 401, 403, 404, 409];
+    WebSocket GET "/ws/api/chat/{id}/" => chatSocket = ws::api_socket, Required, "member or admin",
+        "The chat's live stream for API clients (Token or Basic)",
+        query: SOCKET_QUERY, request: NoBody, 101 NoBody, errors: &[400, 401, 403, 404, 426];
+    WebSocket GET "/ws/chat/{id}/" => browserChatSocket = ws::browser_socket, Required, "member or admin",
+        "The chat's live stream for the browser page (session cookie, same origin)",
+        query: SOCKET_QUERY, request: NoBody, 101 NoBody, errors: &[400, 401, 403, 404, 426];
     Rest GET "/healthz" => health = meta::health, Public, "anyone",
         "Whether the server and its database answer",
         query: &[], request: NoBody, 200 One("Health"), errors: &[503];

@@ -300,7 +300,11 @@ mod tests {
         assert!(register.answers().contains(&503), "argon2 may be busy");
         for route in rest_routes().filter(|r| r.access == Access::Required) {
             let answers = route.answers();
-            assert!(answers.contains(&429) && answers.contains(&503), "{}", route.path);
+            assert!(
+                answers.contains(&429) && answers.contains(&503),
+                "{}",
+                route.path
+            );
         }
     }
 

@@ -14,5 +14,6 @@ mod members;
 mod messages;
 mod meta;
 mod sdk;
+mod sockets;
 mod users;
 mod wire;
