@@ -8,6 +8,7 @@ mod cli;
 mod defects;
 mod flow;
 mod helpers;
+mod hostile;
 mod matrix;
 mod members;
 mod messages;

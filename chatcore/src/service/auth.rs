@@ -50,17 +50,29 @@ impl AuthServiceImpl {
         })
     }
 
+    /// The login limiter shared by login, sessions and Basic auth (its size, for tests and
+    /// metrics).
+    pub fn login_limiter(&self) -> &LoginLimiter {
+        &self.limiter
+    }
+
     /// Checks a username and password, throttled per username and IP. Unknown users,
     /// inactive users and wrong passwords all cost one verification and answer
-    /// `InvalidCredentials`.
+    /// `InvalidCredentials`. A name no account can have (too long) costs none: it is
+    /// refused before the store and counted against the client's address only, so a flood
+    /// of such names cannot grow the limiter.
     async fn check_password(
         &self,
         username: &str,
         password: &str,
         client: &ClientInfo,
     ) -> Result<UserRecord> {
-        let key = validate::username_key(username);
-        self.limiter.check(&key, client.ip)?;
+        let Some(key) = validate::login_username_key(username) else {
+            self.limiter.check(None, client.ip)?;
+            self.limiter.failed(None, client.ip);
+            return Err(Error::InvalidCredentials);
+        };
+        self.limiter.check(Some(&key), client.ip)?;
         // No username holds NUL, and PostgreSQL refuses it in a query: such a name matches
         // nobody (and still costs one verification below).
         let record = if key.contains('\0') {
@@ -78,7 +90,7 @@ impl AuthServiceImpl {
                 Ok(record)
             }
             _ => {
-                self.limiter.failed(&key, client.ip);
+                self.limiter.failed(Some(&key), client.ip);
                 Err(Error::InvalidCredentials)
             }
         }
