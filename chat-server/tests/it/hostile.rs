@@ -1,5 +1,5 @@
-//! Hostile clients: oversized request heads and names no account can have. Raw TCP where
-//! the client must not be a well-behaved HTTP library.
+//! Hostile clients: oversized request heads, floods of parallel password guesses, and names
+//! no account can have. Raw TCP where the client must not be a well-behaved HTTP library.
 
 use crate::helpers::*;
 use chatcore::Config;
@@ -69,6 +69,40 @@ async fn the_request_head_limit_is_a_setting() {
     assert_eq!(status_of(&answer), "200");
     let answer = send_raw(&app, &request_with_head_of(40 * 1024)).await;
     assert_eq!(status_of(&answer), "431");
+}
+
+#[tokio::test]
+async fn forty_parallel_wrong_logins_get_only_the_budgets_guesses() {
+    let mut config = Config::for_tests();
+    config.login_rate_limit.max_failures = 3;
+    let app = spawn_app_with(Backend::Sqlite, config, chat_server::Settings::default())
+        .await
+        .unwrap();
+    app.create_user("ann").await;
+    let answers = futures_util::future::join_all((0..40).map(|i| {
+        app.post(
+            "/api/accounts/login/",
+            As::Anonymous,
+            json!({"username": "ann", "password": format!("wrong password {i}")}),
+        )
+    }))
+    .await;
+    let (mut invalid, mut limited) = (0, 0);
+    for answer in &answers {
+        match answer.status.as_u16() {
+            400 => {
+                answer.expect_error(400, "invalid_credentials");
+                invalid += 1;
+            }
+            429 => {
+                answer.expect_error(429, "rate_limited");
+                limited += 1;
+            }
+            other => panic!("unexpected {other}: {}", answer.text),
+        }
+    }
+    eprintln!("40 parallel wrong logins over HTTP: {invalid} × 400, {limited} × 429");
+    assert_eq!((invalid, limited), (3, 37));
 }
 
 #[tokio::test]

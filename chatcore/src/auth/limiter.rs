@@ -1,7 +1,8 @@
-//! The login limiter: failed password attempts (logins, sessions, Basic auth) counted per
-//! username and per client IP in fixed windows, in memory. A key over its budget is refused
-//! before any password work is done. Memory is bounded: a username is held as 16 bytes of its
-//! SHA-256, counters expire with their window, and past a size cap the oldest makes room.
+//! The login limiter: password attempts (logins, sessions, Basic auth) counted per username
+//! and per client IP in fixed windows, in memory. An attempt is counted *before* the slow
+//! password check and given back when it succeeds, so parallel guesses cannot overrun the
+//! budget. Memory is bounded: a username is held as 16 bytes of its SHA-256, counters expire
+//! with their window, and past a size cap the oldest counter makes room.
 
 use crate::config::LoginRateLimit;
 use crate::error::Error;
@@ -86,6 +87,13 @@ impl Counters {
             count: 0,
         })
     }
+
+    /// Takes one attempt off `key`'s count.
+    fn give_back(&mut self, key: Key) {
+        if let Some(counter) = self.by_key.get_mut(&key) {
+            counter.count = counter.count.saturating_sub(1);
+        }
+    }
 }
 
 /// Counts password attempts. A `std` mutex suffices because it is never held across
@@ -123,9 +131,11 @@ impl LoginLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `RateLimited` when the username (`None`: a name no account can have) or the IP has
-    /// used up its failures in this window.
-    pub fn check(&self, username_key: Option<&str>, ip: Option<IpAddr>) -> Result<(), Error> {
+    /// Counts one attempt against the username (`None`: a name no account can have) and
+    /// the client IP, before any password work. `RateLimited`, counting nothing, when either
+    /// has used up its budget in this window. Follow a counted attempt with
+    /// [`Self::succeeded`] or [`Self::refund`] unless it failed.
+    pub fn reserve(&self, username_key: Option<&str>, ip: Option<IpAddr>) -> Result<(), Error> {
         let now = Instant::now();
         let window = self.limit.window;
         let mut counters = self.lock();
@@ -140,23 +150,30 @@ impl LoginLimiter {
                 });
             }
         }
-        Ok(())
-    }
-
-    /// Records a failed attempt.
-    pub fn failed(&self, username_key: Option<&str>, ip: Option<IpAddr>) {
-        let now = Instant::now();
-        let mut counters = self.lock();
-        counters.expire(now, self.limit.window);
         for key in Key::all(username_key, ip) {
             counters.counter(key, now, self.capacity).count += 1;
         }
+        Ok(())
     }
 
-    /// Forgets the username's failures after a successful login.
-    pub fn succeeded(&self, username_key: &str) {
-        if let Some(counter) = self.lock().by_key.get_mut(&Key::user(username_key)) {
+    /// After a successful attempt: forgets the username's failures and gives the IP its
+    /// attempt back.
+    pub fn succeeded(&self, username_key: &str, ip: Option<IpAddr>) {
+        let mut counters = self.lock();
+        if let Some(counter) = counters.by_key.get_mut(&Key::user(username_key)) {
             counter.count = 0;
+        }
+        if let Some(ip) = ip {
+            counters.give_back(Key::Ip(ip));
+        }
+    }
+
+    /// Gives back an attempt that checked no password (the store or the hashing pool was
+    /// unavailable).
+    pub fn refund(&self, username_key: Option<&str>, ip: Option<IpAddr>) {
+        let mut counters = self.lock();
+        for key in Key::all(username_key, ip) {
+            counters.give_back(key);
         }
     }
 
@@ -187,17 +204,30 @@ mod tests {
     }
 
     #[test]
-    fn a_username_and_an_ip_are_refused_after_their_failures() {
+    fn a_username_and_an_ip_are_refused_after_their_budget() {
         let limiter = LoginLimiter::new(limit(2, Duration::from_secs(60)));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        assert!(limiter.check(Some("bob"), Some(ip)).is_ok());
-        limiter.failed(Some("bob"), Some(ip));
-        limiter.failed(Some("bob"), Some(ip));
-        assert!(limited(limiter.check(Some("bob"), None)));
-        assert!(limited(limiter.check(Some("alice"), Some(ip))));
-        assert!(limiter.check(Some("alice"), None).is_ok());
-        limiter.succeeded("bob");
-        assert!(limiter.check(Some("bob"), None).is_ok());
+        assert!(limiter.reserve(Some("bob"), Some(ip)).is_ok());
+        assert!(limiter.reserve(Some("bob"), Some(ip)).is_ok());
+        assert!(limited(limiter.reserve(Some("bob"), None)));
+        assert!(limited(limiter.reserve(Some("alice"), Some(ip))));
+        assert!(limiter.reserve(Some("alice"), None).is_ok());
+        // A refused attempt counted nothing: alice has used one of two.
+        assert!(limiter.reserve(Some("alice"), None).is_ok());
+        assert!(limited(limiter.reserve(Some("alice"), None)));
+    }
+
+    #[test]
+    fn success_forgets_the_username_and_gives_the_ip_its_attempt_back() {
+        let limiter = LoginLimiter::new(limit(2, Duration::from_secs(60)));
+        let ip: IpAddr = "10.0.0.2".parse().unwrap();
+        limiter.reserve(Some("bob"), Some(ip)).unwrap();
+        limiter.reserve(Some("bob"), Some(ip)).unwrap();
+        limiter.succeeded("bob", Some(ip));
+        limiter.reserve(Some("bob"), Some(ip)).unwrap();
+        assert!(limited(limiter.reserve(Some("carol"), Some(ip))));
+        limiter.refund(Some("bob"), Some(ip));
+        limiter.reserve(Some("carol"), Some(ip)).unwrap();
     }
 
     #[test]
@@ -212,29 +242,31 @@ mod tests {
     fn the_number_of_counters_is_capped_oldest_first() {
         let limiter = LoginLimiter::with_capacity(limit(5, Duration::from_secs(60)), 64);
         for i in 0..5000 {
-            limiter.failed(Some(&format!("user{i}")), None);
+            limiter.reserve(Some(&format!("user{i}")), None).unwrap();
             assert!(limiter.len() <= 64);
         }
         assert_eq!(limiter.len(), 64);
         // The newest are kept.
         for _ in 0..4 {
-            limiter.failed(Some("user4999"), None);
+            limiter.reserve(Some("user4999"), None).unwrap();
         }
-        assert!(limited(limiter.check(Some("user4999"), None)));
-        assert!(limiter.check(Some("user0"), None).is_ok());
+        assert!(limited(limiter.reserve(Some("user4999"), None)));
+        // The oldest went: user0 starts afresh.
+        assert!(limiter.reserve(Some("user0"), None).is_ok());
+        assert_eq!(limiter.len(), 64);
     }
 
     #[test]
     fn counters_expire_with_their_window() {
-        let window = Duration::from_millis(50);
+        let window = Duration::from_millis(300);
         let limiter = LoginLimiter::new(limit(1, window));
         for i in 0..100 {
-            limiter.failed(Some(&format!("user{i}")), None);
+            limiter.reserve(Some(&format!("user{i}")), None).unwrap();
         }
-        assert!(limited(limiter.check(Some("user0"), None)));
+        assert!(limited(limiter.reserve(Some("user0"), None)));
         assert_eq!(limiter.len(), 100);
-        std::thread::sleep(window + Duration::from_millis(20));
-        assert!(limiter.check(Some("user0"), None).is_ok());
-        assert_eq!(limiter.len(), 0);
+        std::thread::sleep(window + Duration::from_millis(50));
+        limiter.reserve(Some("user0"), None).unwrap();
+        assert_eq!(limiter.len(), 1);
     }
 }

@@ -24,6 +24,10 @@ contract_tests!(
         ..Config::for_tests()
     },
     names_no_account_can_have_count_against_the_ip_only_and_the_limiter_stays_small,
+    concurrent_wrong_logins_get_no_more_guesses_than_the_budget with Config {
+        login_rate_limit: LoginRateLimit { max_failures: 3, window: Duration::from_secs(60) },
+        ..Config::for_tests()
+    },
     only_admins_list_and_search_users,
     profile_updates_are_validated,
     external_identities_are_provisioned_once,
@@ -413,6 +417,57 @@ async fn names_no_account_can_have_count_against_the_ip_only_and_the_limiter_sta
         ip: Some("192.0.2.10".parse().unwrap()),
     };
     assert!(strict.login("bob", PASSWORD, &other).await.is_ok());
+}
+
+/// The budget is spent before the slow verification: of 40 simultaneous wrong guesses with a
+/// budget of 3, exactly 3 are checked and the rest refused.
+async fn concurrent_wrong_logins_get_no_more_guesses_than_the_budget(t: TestCore) {
+    t.user("bob").await;
+    let auth = t.core.auth().clone();
+    let client = ClientInfo {
+        ip: Some("192.0.2.11".parse().unwrap()),
+    };
+    let attempts: Vec<_> = (0..40)
+        .map(|i| {
+            let auth = auth.clone();
+            tokio::spawn(async move {
+                auth.login("bob", &format!("wrong password {i}"), &client)
+                    .await
+            })
+        })
+        .collect();
+    let (mut invalid, mut limited) = (0, 0);
+    for attempt in attempts {
+        match kind(attempt.await.unwrap()) {
+            ErrorKind::InvalidCredentials => invalid += 1,
+            ErrorKind::RateLimited => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    eprintln!("40 concurrent wrong logins: {invalid} invalid credentials, {limited} rate limited");
+    assert_eq!((invalid, limited), (3, 37));
+
+    // A success gives its attempt back: two misses, a hit, then a third miss is still
+    // checked from this address, and only then is the address out of budget.
+    t.user("ann").await;
+    let other = ClientInfo {
+        ip: Some("192.0.2.12".parse().unwrap()),
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            kind(auth.login("ann", "wrong password!!", &other).await),
+            ErrorKind::InvalidCredentials
+        );
+    }
+    assert!(auth.login("ann", PASSWORD, &other).await.is_ok());
+    assert_eq!(
+        kind(auth.login("ann", "wrong password!!", &other).await),
+        ErrorKind::InvalidCredentials
+    );
+    assert_eq!(
+        kind(auth.login("ann", PASSWORD, &other).await),
+        ErrorKind::RateLimited
+    );
 }
 
 async fn only_admins_list_and_search_users(t: TestCore) {
