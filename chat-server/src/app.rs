@@ -7,7 +7,7 @@
 use crate::conn::ClientSocket;
 use crate::http::client_ip::PeerAddr;
 use crate::layers;
-use crate::settings::Settings;
+use crate::settings::{MIN_MAX_HEADER_BYTES, Settings};
 use crate::state::AppState;
 use chatcore::{ChatCore, Config, Services};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -60,11 +60,17 @@ pub async fn serve(
     );
     let service = layers::service::<hyper::body::Incoming>(state.clone())?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 answers 431 (and closes) once a head outgrows the read buffer.
+    let max_header_bytes = settings.max_header_bytes.max(MIN_MAX_HEADER_BYTES);
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(max_header_bytes);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(settings.connection_limit.max(1)));
     let connections = TaskTracker::new();

@@ -5,7 +5,9 @@
 
 use crate::app::{Application, ServeError, shutdown_on_signals};
 use crate::http::client_ip::TrustedProxy;
-use crate::settings::{SecureCookies, Settings, WsSettings};
+use crate::settings::{
+    DEFAULT_MAX_HEADER_BYTES, MIN_MAX_HEADER_BYTES, SecureCookies, Settings, WsSettings,
+};
 use chatcore::model::Registration;
 use chatcore::{ChatCore, Config, LoginRateLimit};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -125,6 +127,16 @@ pub struct ServeArgs {
         default_value_t = 30
     )]
     pub request_timeout: u64,
+    /// Largest request head (request line and headers) in bytes, at least 8192; larger
+    /// ones are answered 431.
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "CHAT_MAX_HEADER_BYTES",
+        default_value_t = DEFAULT_MAX_HEADER_BYTES,
+        value_parser = header_bytes
+    )]
+    pub max_header_bytes: usize,
     /// Seconds a connection may stay open without a byte moving either way.
     #[arg(long, hide_env_values = true, env = "CHAT_IDLE_TIMEOUT", default_value_t = 75,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
@@ -332,6 +344,7 @@ pub fn settings(args: &ServeArgs) -> Settings {
             .map(str::to_owned)
             .collect(),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        max_header_bytes: args.max_header_bytes,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         header_read_timeout: Duration::from_secs(args.header_read_timeout),
         connection_limit: bytes(args.connection_limit),
@@ -357,6 +370,18 @@ pub fn settings(args: &ServeArgs) -> Settings {
 /// we build).
 fn bytes(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// A head size limit: a byte count hyper's HTTP/1 reader can honour.
+fn header_bytes(s: &str) -> Result<usize, String> {
+    let bytes: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of bytes"))?;
+    if bytes < MIN_MAX_HEADER_BYTES {
+        return Err(format!("must be at least {MIN_MAX_HEADER_BYTES} bytes"));
+    }
+    Ok(bytes)
 }
 
 /// A trusted proxy; an empty item (`CHAT_TRUSTED_PROXIES=` or `a,,b`) is none.
@@ -534,6 +559,27 @@ mod tests {
                 "--{id} has no CHAT_* variable"
             );
         }
+    }
+
+    #[test]
+    fn the_request_head_limit_defaults_to_16_kib_and_has_a_floor() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.serve.max_header_bytes, 16 * 1024);
+        assert_eq!(settings(&cli.serve).max_header_bytes, 16 * 1024);
+        let cli = parse(&["--max-header-bytes", "32768"]).unwrap();
+        assert_eq!(settings(&cli.serve).max_header_bytes, 32768);
+        assert!(parse(&["--max-header-bytes", "4096"]).is_err());
+        assert!(parse(&["--max-header-bytes", "lots"]).is_err());
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == "max_header_bytes")
+            .unwrap();
+        assert_eq!(
+            arg.get_env().and_then(|v| v.to_str()),
+            Some("CHAT_MAX_HEADER_BYTES")
+        );
     }
 
     #[test]

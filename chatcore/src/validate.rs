@@ -73,6 +73,14 @@ pub fn username_key(raw: &str) -> String {
     raw.nfkc().collect::<String>().to_lowercase()
 }
 
+/// The lookup key of a name given to log in ([`username_key`]), or `None` when it cannot be
+/// a username at all: longer than [`MAX_USERNAME_CHARS`] after NFKC. Normalises at most one
+/// character past the limit, however long (or expanding, like U+FDFA) the input is.
+pub fn login_username_key(raw: &str) -> Option<String> {
+    let normalised: String = raw.nfkc().take(MAX_USERNAME_CHARS + 1).collect();
+    (normalised.chars().count() <= MAX_USERNAME_CHARS).then(|| normalised.to_lowercase())
+}
+
 /// Checks an e-mail address; `""` means none. Returns the trimmed address.
 pub fn email(raw: &str) -> Result<String, Error> {
     let email = raw.trim();
@@ -292,6 +300,20 @@ mod tests {
         assert!(Username::parse(&"a".repeat(151)).is_err());
         assert!(Username::parse(&"a".repeat(150)).is_ok());
         assert!(Username::parse("a.b+c-d_e@f").is_ok());
+    }
+
+    #[test]
+    fn login_names_longer_than_any_username_have_no_key() {
+        assert_eq!(login_username_key("ИВАН").as_deref(), Some("иван"));
+        assert_eq!(
+            login_username_key(&"A".repeat(150)),
+            Some(username_key(&"A".repeat(150)))
+        );
+        assert_eq!(login_username_key(&"a".repeat(151)), None);
+        // One character, 18 after NFKC: eight fit (144), nine do not (162).
+        assert!(login_username_key(&"\u{FDFA}".repeat(8)).is_some());
+        assert_eq!(login_username_key(&"\u{FDFA}".repeat(9)), None);
+        assert_eq!(login_username_key(&"\u{FDFA}".repeat(100_000)), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod defects;
 mod flow;
 mod hardening;
 mod helpers;
+mod hostile;
 mod matrix;
 mod members;
 mod messages;

@@ -50,38 +50,58 @@ impl AuthServiceImpl {
         })
     }
 
+    /// The login limiter shared by login, sessions and Basic auth (its size, for tests and
+    /// metrics).
+    pub fn login_limiter(&self) -> &LoginLimiter {
+        &self.limiter
+    }
+
     /// Checks a username and password, throttled per username and IP. Unknown users,
     /// inactive users and wrong passwords all cost one verification and answer
-    /// `InvalidCredentials`.
+    /// `InvalidCredentials`. The attempt is counted before the verification (and given back
+    /// on success), so parallel guesses get no more than the budget. A name no account can
+    /// have (too long) costs none: it is refused before the store and counted against the
+    /// client's address only, so a flood of such names cannot grow the limiter.
     async fn check_password(
         &self,
         username: &str,
         password: &str,
         client: &ClientInfo,
     ) -> Result<UserRecord> {
-        let key = validate::username_key(username);
-        self.limiter.check(&key, client.ip)?;
+        let Some(key) = validate::login_username_key(username) else {
+            self.limiter.reserve(None, client.ip)?;
+            return Err(Error::InvalidCredentials);
+        };
+        self.limiter.reserve(Some(&key), client.ip)?;
+        match self.verify_password(&key, password).await {
+            Ok(Some(record)) => {
+                self.limiter.succeeded(&key, client.ip);
+                Ok(record)
+            }
+            Ok(None) => Err(Error::InvalidCredentials),
+            Err(e) => {
+                // The store or the hashing pool failed: no password was checked.
+                self.limiter.refund(Some(&key), client.ip);
+                Err(e)
+            }
+        }
+    }
+
+    /// The active account `key` names, if `password` is its password; one verification
+    /// whatever the answer.
+    async fn verify_password(&self, key: &str, password: &str) -> Result<Option<UserRecord>> {
         // No username holds NUL, and PostgreSQL refuses it in a query: such a name matches
         // nobody (and still costs one verification below).
         let record = if key.contains('\0') {
             None
         } else {
-            self.store.user_by_key(&key).await?
+            self.store.user_by_key(key).await?
         };
         let matches = self
             .hasher
             .verify(password, record.as_ref().map(|r| r.password_hash.as_str()))
             .await?;
-        match record {
-            Some(record) if matches && record.is_active => {
-                self.limiter.succeeded(&key);
-                Ok(record)
-            }
-            _ => {
-                self.limiter.failed(&key, client.ip);
-                Err(Error::InvalidCredentials)
-            }
-        }
+        Ok(record.filter(|r| matches && r.is_active))
     }
 
     async fn mint_token(&self, user: UserId) -> Result<String> {

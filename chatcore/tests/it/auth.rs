@@ -3,7 +3,10 @@
 use crate::fixture::{PASSWORD, TestCore, contract_tests, kind};
 use chatcore::auth::sha256_hex;
 use chatcore::model::{ProfileUpdate, Registration, UserFlagsUpdate};
-use chatcore::{ClientInfo, Config, Credential, ErrorKind, LoginRateLimit};
+use chatcore::service::AuthServiceImpl;
+use chatcore::validate::MAX_USERNAME_CHARS;
+use chatcore::{AuthService, ClientInfo, Config, Credential, ErrorKind, LoginRateLimit};
+use std::sync::Arc;
 use std::time::Duration;
 
 contract_tests!(
@@ -17,6 +20,11 @@ contract_tests!(
     admins_cannot_demote_themselves_and_the_last_admin_stays,
     closed_registration_is_forbidden with Config { registration_open: false, ..Config::for_tests() },
     repeated_login_failures_are_rate_limited with Config {
+        login_rate_limit: LoginRateLimit { max_failures: 3, window: Duration::from_secs(60) },
+        ..Config::for_tests()
+    },
+    names_no_account_can_have_count_against_the_ip_only_and_the_limiter_stays_small,
+    concurrent_wrong_logins_get_no_more_guesses_than_the_budget with Config {
         login_rate_limit: LoginRateLimit { max_failures: 3, window: Duration::from_secs(60) },
         ..Config::for_tests()
     },
@@ -328,6 +336,136 @@ async fn repeated_login_failures_are_rate_limited(t: TestCore) {
     // And the same IP is locked out for other usernames.
     assert_eq!(
         kind(auth.login("alice", PASSWORD, &client).await),
+        ErrorKind::RateLimited
+    );
+}
+
+/// U+FDFA is one character that NFKC turns into 18: nine of them (162) are longer than any
+/// username can be, so each such attempt must stay out of the store and the limiter's
+/// username keys, and count against the client's address only.
+async fn names_no_account_can_have_count_against_the_ip_only_and_the_limiter_stays_small(
+    t: TestCore,
+) {
+    const ATTEMPTS: usize = 3000;
+    let long = "\u{FDFA}".repeat(9);
+    assert!(chatcore::validate::username_key(&long).chars().count() > MAX_USERNAME_CHARS);
+    let budget = LoginRateLimit {
+        max_failures: 100_000,
+        window: Duration::from_secs(60),
+    };
+    let config = Config {
+        login_rate_limit: budget,
+        ..Config::for_tests()
+    };
+    let auth = AuthServiceImpl::new(
+        t.core.store().clone(),
+        t.core.broker().clone(),
+        Arc::new(config),
+    )
+    .unwrap();
+    let client = ClientInfo {
+        ip: Some("192.0.2.9".parse().unwrap()),
+    };
+    for i in 0..ATTEMPTS {
+        let name = format!("{long}{i}");
+        assert_eq!(
+            kind(auth.login(&name, "wrong password!!", &client).await),
+            ErrorKind::InvalidCredentials
+        );
+    }
+    let basic = Credential::Basic {
+        username: format!("{long}basic"),
+        password: "wrong password!!".into(),
+    };
+    assert_eq!(
+        kind(chatcore::Authenticator::authenticate(&auth, &basic, &client).await),
+        ErrorKind::InvalidCredentials
+    );
+    let held = auth.login_limiter().len();
+    eprintln!(
+        "limiter entries after {} over-long attempts: {held}",
+        ATTEMPTS + 1
+    );
+    assert_eq!(held, 1, "only the client's address is counted");
+
+    // They do count against the address: with a budget of 3, the fourth attempt from it is
+    // refused, whatever the name; another address is untouched.
+    let strict = AuthServiceImpl::new(
+        t.core.store().clone(),
+        t.core.broker().clone(),
+        Arc::new(Config {
+            login_rate_limit: LoginRateLimit {
+                max_failures: 3,
+                ..budget
+            },
+            ..Config::for_tests()
+        }),
+    )
+    .unwrap();
+    t.user("bob").await;
+    for i in 0..3 {
+        assert_eq!(
+            kind(strict.login(&format!("{long}{i}"), PASSWORD, &client).await),
+            ErrorKind::InvalidCredentials
+        );
+    }
+    assert_eq!(
+        kind(strict.login("bob", PASSWORD, &client).await),
+        ErrorKind::RateLimited
+    );
+    let other = ClientInfo {
+        ip: Some("192.0.2.10".parse().unwrap()),
+    };
+    assert!(strict.login("bob", PASSWORD, &other).await.is_ok());
+}
+
+/// The budget is spent before the slow verification: of 40 simultaneous wrong guesses with a
+/// budget of 3, exactly 3 are checked and the rest refused.
+async fn concurrent_wrong_logins_get_no_more_guesses_than_the_budget(t: TestCore) {
+    t.user("bob").await;
+    let auth = t.core.auth().clone();
+    let client = ClientInfo {
+        ip: Some("192.0.2.11".parse().unwrap()),
+    };
+    let attempts: Vec<_> = (0..40)
+        .map(|i| {
+            let auth = auth.clone();
+            tokio::spawn(async move {
+                auth.login("bob", &format!("wrong password {i}"), &client)
+                    .await
+            })
+        })
+        .collect();
+    let (mut invalid, mut limited) = (0, 0);
+    for attempt in attempts {
+        match kind(attempt.await.unwrap()) {
+            ErrorKind::InvalidCredentials => invalid += 1,
+            ErrorKind::RateLimited => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    eprintln!("40 concurrent wrong logins: {invalid} invalid credentials, {limited} rate limited");
+    assert_eq!((invalid, limited), (3, 37));
+
+    // A success gives its attempt back: two misses, a hit, then a third miss is still
+    // checked from this address, and only then is the address out of budget.
+    t.user("ann").await;
+    let other = ClientInfo {
+        ip: Some("192.0.2.12".parse().unwrap()),
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            kind(auth.login("ann", "wrong password!!", &other).await),
+            ErrorKind::InvalidCredentials
+        );
+    }
+    assert!(auth.login("ann", PASSWORD, &other).await.is_ok());
+    assert_eq!(
+        kind(auth.login("ann", "wrong password!!", &other).await),
+        ErrorKind::InvalidCredentials
+    );
+    assert_eq!(
+        kind(auth.login("ann", PASSWORD, &other).await),
         ErrorKind::RateLimited
     );
 }
