@@ -14,6 +14,7 @@ mod matrix;
 mod members;
 mod messages;
 mod meta;
+mod props;
 mod sdk;
 mod sockets;
 mod users;
