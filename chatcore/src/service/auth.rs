@@ -21,8 +21,9 @@ use std::sync::Arc;
 /// A password hash no password matches (accounts provisioned by an external authenticator).
 const UNUSABLE_PASSWORD: &str = "!external";
 
-/// Accounts, passwords, tokens and sessions on a [`Store`].
-pub struct AuthServiceImpl {
+/// The core's built-in [`AuthService`] and [`Authenticator`]: accounts, passwords, tokens
+/// and sessions on a [`Store`].
+pub struct CoreAuth {
     store: Arc<dyn Store>,
     broker: Arc<dyn Broker>,
     hasher: PasswordHasher,
@@ -30,7 +31,7 @@ pub struct AuthServiceImpl {
     config: Arc<Config>,
 }
 
-impl AuthServiceImpl {
+impl CoreAuth {
     /// Builds the service; makes the dummy hash with the configured cost.
     pub fn new(
         store: Arc<dyn Store>,
@@ -191,7 +192,7 @@ fn looks_like_token(s: &str) -> bool {
 }
 
 #[async_trait]
-impl Authenticator for AuthServiceImpl {
+impl Authenticator for CoreAuth {
     async fn authenticate(&self, credential: &Credential, client: &ClientInfo) -> Result<Actor> {
         match credential {
             Credential::Token(token) => {
@@ -219,7 +220,7 @@ impl Authenticator for AuthServiceImpl {
 }
 
 #[async_trait]
-impl AuthService for AuthServiceImpl {
+impl AuthService for CoreAuth {
     async fn register(&self, registration: Registration) -> Result<(User, String)> {
         if !self.config.registration_open {
             return Err(Error::forbidden("Registration is closed"));

@@ -11,13 +11,14 @@ use crate::validate;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-/// Chats and membership on a [`Store`], publishing through a [`Broker`].
-pub struct MembershipServiceImpl {
+/// The core's built-in [`MembershipService`]: chats and membership on a [`Store`],
+/// publishing through a [`Broker`].
+pub struct CoreMembership {
     store: Arc<dyn Store>,
     broker: Arc<dyn Broker>,
 }
 
-impl MembershipServiceImpl {
+impl CoreMembership {
     /// Builds the service.
     pub fn new(store: Arc<dyn Store>, broker: Arc<dyn Broker>) -> Self {
         Self { store, broker }
@@ -63,7 +64,7 @@ fn inactive(user: &UserRecord) -> Error {
 }
 
 #[async_trait]
-impl MembershipService for MembershipServiceImpl {
+impl MembershipService for CoreMembership {
     async fn create_chat(&self, actor: &Actor, new: NewChat) -> Result<Chat> {
         require_admin(actor)?;
         let name = validate::chat_name(&new.name)?;

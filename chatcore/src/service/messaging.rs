@@ -14,15 +14,16 @@ use crate::writer::Writer;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-/// Messages on a [`Store`], stored by a [`Writer`], fanned out by a [`Broker`].
-pub struct MessagingServiceImpl {
+/// The core's built-in [`MessagingService`]: messages on a [`Store`], stored by a
+/// [`Writer`], fanned out by a [`Broker`].
+pub struct CoreMessaging {
     store: Arc<dyn Store>,
     broker: Arc<dyn Broker>,
     writer: Arc<Writer>,
     config: Arc<Config>,
 }
 
-impl MessagingServiceImpl {
+impl CoreMessaging {
     /// Builds the service.
     pub fn new(
         store: Arc<dyn Store>,
@@ -40,7 +41,7 @@ impl MessagingServiceImpl {
 }
 
 #[async_trait]
-impl MessagingService for MessagingServiceImpl {
+impl MessagingService for CoreMessaging {
     async fn post(&self, actor: &Actor, chat: ChatId, message: NewMessage) -> Result<Posted> {
         let content = validate::content(&message.content, self.config.max_message_chars)?;
         let client_id = message
