@@ -343,7 +343,8 @@ impl AuthService for CoreAuth {
             .store
             .set_user_flags(user, update.is_superuser, update.is_active)
             .await?;
-        let public = change.user.user().without_email();
+        // One event per chat, shown to every subscriber: the hidden form.
+        let public = change.user.user().hidden();
         for (chat, at_seq) in change.deactivated_in {
             let event = Event::MemberRemoved {
                 chat,

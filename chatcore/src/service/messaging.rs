@@ -59,10 +59,8 @@ impl MessagingService for CoreMessaging {
                 client_id,
             })
             .await?;
-        let mut message = stored.message;
-        message.user = actor.view(message.user);
         Ok(Posted {
-            message,
+            message: actor.view_message(stored.message),
             created: stored.created,
         })
     }
@@ -74,13 +72,11 @@ impl MessagingService for CoreMessaging {
         page: PageRequest,
     ) -> Result<Vec<Message>> {
         readable_chat(&*self.store, actor, chat).await?;
-        let mut messages = self.store.history(chat, page).await?;
-        for m in &mut messages {
-            if !actor.may_see_email_of(m.user.id) {
-                m.user.email.clear();
-            }
-        }
-        Ok(messages)
+        let messages = self.store.history(chat, page).await?;
+        Ok(messages
+            .into_iter()
+            .map(|m| actor.view_message(m))
+            .collect())
     }
 
     async fn subscribe(
