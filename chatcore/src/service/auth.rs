@@ -10,8 +10,8 @@ use crate::broker::{Broker, EventFrame};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{
-    Event, ProfileUpdate, Registration, RemovalReason, User, UserDetail, UserFlagsUpdate, UserId,
-    timestamp,
+    Event, PageLimit, ProfileUpdate, Registration, RemovalReason, User, UserDetail,
+    UserFlagsUpdate, UserId, timestamp,
 };
 use crate::store::{NewUserRecord, Store, UserRecord};
 use crate::validate::{self, PasswordContext, Username};
@@ -317,9 +317,7 @@ impl AuthService for CoreAuth {
         offset: u32,
     ) -> Result<Vec<UserDetail>> {
         require_admin(actor)?;
-        if !(1..=crate::model::MAX_PAGE_LIMIT).contains(&limit) {
-            return Err(Error::invalid("limit", "must be an integer from 1 to 200"));
-        }
+        let limit = PageLimit::try_from(i64::from(limit))?;
         let pattern = (!query.trim().is_empty()).then(|| validate::like_pattern(query));
         let records = self
             .store

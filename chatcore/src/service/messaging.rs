@@ -7,7 +7,7 @@ use crate::auth::Actor;
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::error::Result;
-use crate::model::{ChatId, Message, NewMessage, PageRequest};
+use crate::model::{ChatId, Cursor, Message, NewMessage, PageRequest};
 use crate::store::{PendingMessage, Store};
 use crate::validate;
 use crate::writer::Writer;
@@ -86,12 +86,8 @@ impl MessagingService for CoreMessaging {
         after_seq: Option<i64>,
     ) -> Result<Subscription> {
         readable_chat(&*self.store, actor, chat).await?;
-        if after_seq.is_some_and(|a| a < 0) {
-            return Err(crate::Error::invalid(
-                "after_seq",
-                "must be zero or a positive integer",
-            ));
-        }
+        // The same rule as a history page's `after_seq`.
+        Cursor::parse(None, after_seq)?;
         // Register first, then read where the chat stands: nothing committed in between is
         // lost, since the live stream has it or the store does.
         let receiver = self.broker.subscribe(chat);

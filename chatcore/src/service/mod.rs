@@ -86,7 +86,8 @@ pub trait AuthService: Authenticator {
     /// Changes the actor's password after checking the old one; revokes every token and
     /// session of the user and returns a fresh token.
     async fn change_password(&self, actor: &Actor, old: &str, new: &str) -> Result<String>;
-    /// Lists accounts matching `query` (admins only).
+    /// Lists accounts matching `query` (admins only), ordered by id: `limit` of them (checked
+    /// as a [`PageLimit`](crate::model::PageLimit), 1–200) after skipping `offset`.
     async fn list_users(
         &self,
         actor: &Actor,

@@ -15,7 +15,7 @@ pub use records::{
 };
 
 use crate::error::{Error, Result};
-use crate::model::{Chat, ChatId, Message, PageRequest, UserId};
+use crate::model::{Chat, ChatId, Message, PageLimit, PageRequest, UserId};
 use async_trait::async_trait;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -62,7 +62,7 @@ pub trait Store: Send + Sync {
     async fn list_users(
         &self,
         pattern: Option<&str>,
-        limit: u32,
+        limit: PageLimit,
         offset: u32,
     ) -> Result<Vec<UserRecord>>;
 

@@ -88,7 +88,7 @@ pub(super) struct SessionRow {
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty, $backend:literal) => {
         use $crate::error::{Error, Result};
-        use $crate::model::{Chat, ChatId, Cursor, Message, PageRequest, UserId};
+        use $crate::model::{Chat, ChatId, Cursor, Message, PageLimit, PageRequest, UserId};
         use $crate::store::sql::{
             internal, map_err, MemberRow, MessageRow, SessionRow, MESSAGE_SELECT, USER_COLUMNS,
         };
@@ -404,14 +404,14 @@ macro_rules! impl_sql_store {
                 Ok(FlagsChange { user, deactivated_in })
             }
 
-            async fn list_users(&self, pattern: Option<&str>, limit: u32, offset: u32) -> Result<Vec<UserRecord>> {
+            async fn list_users(&self, pattern: Option<&str>, limit: PageLimit, offset: u32) -> Result<Vec<UserRecord>> {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {USER_COLUMNS} FROM users \
                      WHERE CAST($1 AS TEXT) IS NULL OR search_key LIKE $1 ESCAPE '\\' \
                      ORDER BY id LIMIT $2 OFFSET $3"
                 )))
                 .bind(pattern)
-                .bind(i64::from(limit))
+                .bind(i64::from(limit.get()))
                 .bind(i64::from(offset))
                 .fetch_all(&self.pool)
                 .await
@@ -712,7 +712,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn history(&self, chat: ChatId, page: PageRequest) -> Result<Vec<Message>> {
-                let limit = i64::from(page.limit());
+                let limit = i64::from(page.limit().get());
                 let query = match page.cursor() {
                     Cursor::Latest => sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(format!(
                         "{MESSAGE_SELECT} WHERE m.chat_id = $1 AND m.seq > $2 ORDER BY m.seq DESC LIMIT $3"
