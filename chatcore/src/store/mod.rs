@@ -1,11 +1,12 @@
 //! The persistence port: [`Store`], documented method by method, and its two adapters.
-//! Only this module speaks SQL. Both adapters share one implementation (`sql.rs`), written
-//! once for the SQL the two engines have in common; they differ only in how they connect
-//! and how a write transaction begins.
+//! Only this module speaks SQL. Both adapters share one implementation (`sql/`, a module
+//! per area), written once for the SQL the two engines have in common; they differ only in
+//! how they connect and how a write transaction begins.
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod records;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
