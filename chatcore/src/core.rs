@@ -5,8 +5,8 @@ use crate::broker::{Broker, LocalBroker};
 use crate::config::Config;
 use crate::error::Result;
 use crate::service::{
-    AuthService, AuthServiceImpl, Authenticator, MembershipService, MembershipServiceImpl,
-    MessagingService, MessagingServiceImpl,
+    AuthService, Authenticator, CoreAuth, CoreMembership, CoreMessaging, MembershipService,
+    MessagingService,
 };
 use crate::store::{self, Store};
 use crate::writer::Writer;
@@ -81,7 +81,7 @@ impl ChatCore {
             shards,
             config.max_batch,
         ));
-        let auth = Arc::new(AuthServiceImpl::new(
+        let auth = Arc::new(CoreAuth::new(
             store.clone(),
             broker.clone(),
             config.clone(),
@@ -89,8 +89,8 @@ impl ChatCore {
         let services = Services {
             authenticator: auth.clone(),
             auth,
-            membership: Arc::new(MembershipServiceImpl::new(store.clone(), broker.clone())),
-            messaging: Arc::new(MessagingServiceImpl::new(
+            membership: Arc::new(CoreMembership::new(store.clone(), broker.clone())),
+            messaging: Arc::new(CoreMessaging::new(
                 store.clone(),
                 broker.clone(),
                 writer.clone(),

@@ -24,7 +24,7 @@ pub mod core;
 pub mod service;
 #[cfg(feature = "engine")]
 pub mod store;
-#[cfg(feature = "postgres")]
+#[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "engine")]
 pub mod writer;

@@ -1,5 +1,6 @@
 //! Test and benchmark fixtures: a throwaway PostgreSQL schema per test, so suites run in
-//! parallel on one database and leave nothing behind. Not for production use.
+//! parallel on one database and leave nothing behind. Not for production use:
+//! built only with the `testing` feature, which test suites and benchmarks enable.
 
 use crate::error::{Error, Result};
 use crate::store::postgres::PgStore;

@@ -1,6 +1,6 @@
 //! Who is acting: the result of authentication, handed to every service call.
 
-use crate::model::{User, UserId};
+use crate::model::{Message, User, UserId};
 use std::net::IpAddr;
 
 /// An authenticated, active user. Fields are private: only the core (an [`Authenticator`]
@@ -50,18 +50,26 @@ impl Actor {
         self.csrf_token.as_deref()
     }
 
-    /// Whether this actor may see `user`'s e-mail address.
-    pub(crate) fn may_see_email_of(&self, user: UserId) -> bool {
-        self.is_admin || self.user.id == user
-    }
-
-    /// `user` as this actor may see it.
-    pub(crate) fn view(&self, user: User) -> User {
-        if self.may_see_email_of(user.id) {
+    /// `user` as this actor may see it: the one place that decides e-mail visibility. The
+    /// address stays for the user themself and for admins; everyone else gets the
+    /// [hidden form](User::hidden) (`email` is `""`).
+    pub fn view_of(&self, user: User) -> User {
+        if self.is_admin || self.user.id == user.id {
             user
         } else {
-            user.without_email()
+            user.hidden()
         }
+    }
+
+    /// Each of `users` as this actor may see it ([`Actor::view_of`]).
+    pub fn view_users(&self, users: impl IntoIterator<Item = User>) -> Vec<User> {
+        users.into_iter().map(|u| self.view_of(u)).collect()
+    }
+
+    /// `message` with its author as this actor may see it ([`Actor::view_of`]).
+    pub fn view_message(&self, mut message: Message) -> Message {
+        message.user = self.view_of(message.user);
+        message
     }
 }
 
@@ -97,4 +105,49 @@ impl std::fmt::Debug for Credential {
 pub struct ClientInfo {
     /// The client's address (after trusted-proxy resolution), if known.
     pub ip: Option<IpAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64) -> User {
+        User {
+            id: UserId(id),
+            first_name: String::new(),
+            last_name: String::new(),
+            username: format!("user{id}"),
+            email: format!("user{id}@example.com"),
+        }
+    }
+
+    #[test]
+    fn only_the_user_themself_and_admins_see_an_address() {
+        // (viewer id, viewer is admin, seen user id, address shown)
+        for (viewer, admin, seen, shown) in [
+            (1, false, 1, true),
+            (1, false, 2, false),
+            (1, true, 2, true),
+            (1, true, 1, true),
+        ] {
+            let actor = Actor::new(user(viewer), admin);
+            let view = actor.view_of(user(seen));
+            assert_eq!(view.email.is_empty(), !shown, "{viewer} {admin} {seen}");
+            assert_eq!(view.username, format!("user{seen}"));
+        }
+        let member = Actor::new(user(1), false);
+        let emails: Vec<_> = member
+            .view_users([user(1), user(2)])
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
+        assert_eq!(emails, ["user1@example.com", ""]);
+    }
+
+    #[test]
+    fn the_hidden_form_keeps_every_field_but_the_address() {
+        let hidden = user(3).hidden();
+        assert_eq!(hidden.email, "");
+        assert_eq!(hidden.username, "user3");
+    }
 }

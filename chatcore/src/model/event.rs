@@ -16,7 +16,7 @@ pub enum Event {
     MemberAdded {
         /// The chat.
         chat: ChatId,
-        /// The new member (e-mail hidden).
+        /// The new member, in the [hidden form](User::hidden).
         user: User,
         /// The chat's `last_seq` when it happened.
         at_seq: i64,
@@ -25,7 +25,7 @@ pub enum Event {
     MemberRemoved {
         /// The chat.
         chat: ChatId,
-        /// The former member (e-mail hidden).
+        /// The former member, in the [hidden form](User::hidden).
         user: User,
         /// Why.
         reason: RemovalReason,
@@ -78,8 +78,8 @@ impl Event {
         }
     }
 
-    /// A message event for `message` (whose author's e-mail is hidden here, since one event
-    /// is shown to every member).
+    /// A message event for `message`; its author takes the [hidden form](User::hidden),
+    /// since one event is shown to every subscriber.
     pub fn message(message: Message) -> Self {
         Event::Message(MessageEvent::new(message))
     }
@@ -110,9 +110,10 @@ pub struct MessageEvent {
 }
 
 impl MessageEvent {
-    /// Builds the event, hiding the author's e-mail.
+    /// Builds the event with the author in the [hidden form](User::hidden): one event is
+    /// serialized once for every viewer.
     pub fn new(mut message: Message) -> Self {
-        message.user.email.clear();
+        message.user = message.user.hidden();
         let compat = LegacyMessageFields {
             message: message.content.clone(),
             username: message.user.username.clone(),
@@ -134,4 +135,31 @@ pub struct LegacyMessageFields {
     pub first_name: String,
     /// The author's family name.
     pub last_name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MessageId, UserId};
+
+    #[test]
+    fn a_message_event_carries_the_hidden_form_of_its_author() {
+        let event = MessageEvent::new(Message {
+            id: MessageId(1),
+            chat: ChatId(1),
+            user: User {
+                id: UserId(2),
+                first_name: "Ann".into(),
+                last_name: "Lee".into(),
+                username: "ann".into(),
+                email: "ann@example.com".into(),
+            },
+            content: "hi".into(),
+            timestamp: time::OffsetDateTime::UNIX_EPOCH,
+            seq: 1,
+            client_id: None,
+        });
+        assert_eq!(event.message.user.email, "");
+        assert_eq!(event.compat.username, "ann");
+    }
 }

@@ -1,17 +1,19 @@
-//! The wire types: ids, users, chats, messages, pages and events. Everything here is plain
+//! The wire types: ids, users, chats, messages, pages (`PageLimit`, `PageRequest`) and events. Everything here is plain
 //! data with serde; `chat-sdk` uses this module alone (chatcore without features).
 
 mod chat;
 mod event;
 mod ids;
 mod message;
+mod page;
 pub mod timestamp;
 mod user;
 
 pub use chat::{Chat, NewChat};
 pub use event::{Event, LegacyMessageFields, MessageEvent, RemovalReason};
 pub use ids::{ChatId, MessageId, UserId};
-pub use message::{Cursor, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Message, NewMessage, PageRequest};
+pub use message::{Message, NewMessage};
+pub use page::{Cursor, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageLimit, PageRequest};
 pub use user::{ProfileUpdate, Registration, User, UserDetail, UserFlagsUpdate};
 
 use serde::{Deserialize, Serialize};

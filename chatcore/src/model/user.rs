@@ -3,8 +3,10 @@
 use super::ids::UserId;
 use serde::{Deserialize, Serialize};
 
-/// A user as every endpoint shows it (the original's five fields). `email` is `""` where
-/// the viewer may not see it: only the user themself and admins see addresses.
+/// A user as every endpoint shows it (the original's five fields). `email` is always
+/// present and is `""` where the viewer may not see it: only the user themself and admins
+/// see addresses. The core decides that in one place, `Actor::view_of`; anything serialized
+/// once for many viewers carries [`User::hidden`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// The account's id.
@@ -20,8 +22,10 @@ pub struct User {
 }
 
 impl User {
-    /// The same user with the e-mail address hidden.
-    pub fn without_email(mut self) -> Self {
+    /// The hidden form: the same user with `email` set to `""`. It is what every viewer
+    /// may see, so it is the form of anything serialized once for many viewers (the events
+    /// a broker carries, whose author or member is shown to every subscriber alike).
+    pub fn hidden(mut self) -> Self {
         self.email.clear();
         self
     }

@@ -10,8 +10,8 @@ use crate::broker::{Broker, EventFrame};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{
-    Event, ProfileUpdate, Registration, RemovalReason, User, UserDetail, UserFlagsUpdate, UserId,
-    timestamp,
+    Event, PageLimit, ProfileUpdate, Registration, RemovalReason, User, UserDetail,
+    UserFlagsUpdate, UserId, timestamp,
 };
 use crate::store::{NewUserRecord, Store, UserRecord};
 use crate::validate::{self, PasswordContext, Username};
@@ -21,8 +21,9 @@ use std::sync::Arc;
 /// A password hash no password matches (accounts provisioned by an external authenticator).
 const UNUSABLE_PASSWORD: &str = "!external";
 
-/// Accounts, passwords, tokens and sessions on a [`Store`].
-pub struct AuthServiceImpl {
+/// The core's built-in [`AuthService`] and [`Authenticator`]: accounts, passwords, tokens
+/// and sessions on a [`Store`].
+pub struct CoreAuth {
     store: Arc<dyn Store>,
     broker: Arc<dyn Broker>,
     hasher: PasswordHasher,
@@ -30,7 +31,7 @@ pub struct AuthServiceImpl {
     config: Arc<Config>,
 }
 
-impl AuthServiceImpl {
+impl CoreAuth {
     /// Builds the service; makes the dummy hash with the configured cost.
     pub fn new(
         store: Arc<dyn Store>,
@@ -211,7 +212,7 @@ fn looks_like_token(s: &str) -> bool {
 }
 
 #[async_trait]
-impl Authenticator for AuthServiceImpl {
+impl Authenticator for CoreAuth {
     async fn authenticate(&self, credential: &Credential, client: &ClientInfo) -> Result<Actor> {
         match credential {
             Credential::Token(token) => {
@@ -239,7 +240,7 @@ impl Authenticator for AuthServiceImpl {
 }
 
 #[async_trait]
-impl AuthService for AuthServiceImpl {
+impl AuthService for CoreAuth {
     async fn register(&self, registration: Registration) -> Result<(User, String)> {
         if !self.config.registration_open {
             return Err(Error::forbidden("Registration is closed"));
@@ -336,9 +337,7 @@ impl AuthService for AuthServiceImpl {
         offset: u32,
     ) -> Result<Vec<UserDetail>> {
         require_admin(actor)?;
-        if !(1..=crate::model::MAX_PAGE_LIMIT).contains(&limit) {
-            return Err(Error::invalid("limit", "must be an integer from 1 to 200"));
-        }
+        let limit = PageLimit::try_from(i64::from(limit))?;
         let pattern = (!query.trim().is_empty()).then(|| validate::like_pattern(query));
         let records = self
             .store
@@ -362,7 +361,8 @@ impl AuthService for AuthServiceImpl {
             .store
             .set_user_flags(user, update.is_superuser, update.is_active)
             .await?;
-        let public = change.user.user().without_email();
+        // One event per chat, shown to every subscriber: the hidden form.
+        let public = change.user.user().hidden();
         for (chat, at_seq) in change.deactivated_in {
             let event = Event::MemberRemoved {
                 chat,

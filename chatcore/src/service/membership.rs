@@ -11,28 +11,23 @@ use crate::validate;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-/// Chats and membership on a [`Store`], publishing through a [`Broker`].
-pub struct MembershipServiceImpl {
+/// The core's built-in [`MembershipService`]: chats and membership on a [`Store`],
+/// publishing through a [`Broker`].
+pub struct CoreMembership {
     store: Arc<dyn Store>,
     broker: Arc<dyn Broker>,
 }
 
-impl MembershipServiceImpl {
+impl CoreMembership {
     /// Builds the service.
     pub fn new(store: Arc<dyn Store>, broker: Arc<dyn Broker>) -> Self {
         Self { store, broker }
     }
 
-    /// A chat as `actor` may see it (e-mails of others hidden unless admin).
+    /// A chat as `actor` may see it ([`Actor::view_of`] for every user in it).
     fn view(actor: &Actor, mut chat: Chat) -> Chat {
-        chat.participants = chat
-            .participants
-            .into_iter()
-            .map(|u| actor.view(u))
-            .collect();
-        if let Some(m) = chat.last_message.as_mut() {
-            m.user = actor.view(m.user.clone());
-        }
+        chat.participants = actor.view_users(chat.participants);
+        chat.last_message = chat.last_message.map(|m| actor.view_message(m));
         chat
     }
 
@@ -63,7 +58,7 @@ fn inactive(user: &UserRecord) -> Error {
 }
 
 #[async_trait]
-impl MembershipService for MembershipServiceImpl {
+impl MembershipService for CoreMembership {
     async fn create_chat(&self, actor: &Actor, new: NewChat) -> Result<Chat> {
         require_admin(actor)?;
         let name = validate::chat_name(&new.name)?;
@@ -141,7 +136,7 @@ impl MembershipService for MembershipServiceImpl {
         match self.store.add_member(chat, user, timestamp::now()).await? {
             MemberChange::ChatMissing => return Err(Error::NotFound("Chat")),
             MemberChange::Changed { at_seq } => {
-                let user = target.user().without_email();
+                let user = target.user().hidden();
                 self.publish(Event::MemberAdded { chat, user, at_seq })
                     .await;
             }
@@ -165,7 +160,7 @@ impl MembershipService for MembershipServiceImpl {
             MemberChange::ChatMissing => return Err(Error::NotFound("Chat")),
             MemberChange::Unchanged => return Err(Error::NotFound("Member")),
             MemberChange::Changed { at_seq } => {
-                let user: User = target.user().without_email();
+                let user = target.user().hidden();
                 self.publish(Event::MemberRemoved {
                     chat,
                     user,
@@ -187,6 +182,6 @@ impl MembershipService for MembershipServiceImpl {
     async fn members(&self, actor: &Actor, chat: ChatId) -> Result<Vec<User>> {
         readable_chat(&*self.store, actor, chat).await?;
         let members = self.store.members(chat).await?;
-        Ok(members.iter().map(|r| actor.view(r.user())).collect())
+        Ok(actor.view_users(members.iter().map(UserRecord::user)))
     }
 }

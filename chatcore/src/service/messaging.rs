@@ -7,22 +7,23 @@ use crate::auth::Actor;
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::error::Result;
-use crate::model::{ChatId, Message, NewMessage, PageRequest};
+use crate::model::{ChatId, Cursor, Message, NewMessage, PageRequest};
 use crate::store::{PendingMessage, Store};
 use crate::validate;
 use crate::writer::Writer;
 use async_trait::async_trait;
 use std::sync::Arc;
 
-/// Messages on a [`Store`], stored by a [`Writer`], fanned out by a [`Broker`].
-pub struct MessagingServiceImpl {
+/// The core's built-in [`MessagingService`]: messages on a [`Store`], stored by a
+/// [`Writer`], fanned out by a [`Broker`].
+pub struct CoreMessaging {
     store: Arc<dyn Store>,
     broker: Arc<dyn Broker>,
     writer: Arc<Writer>,
     config: Arc<Config>,
 }
 
-impl MessagingServiceImpl {
+impl CoreMessaging {
     /// Builds the service.
     pub fn new(
         store: Arc<dyn Store>,
@@ -40,7 +41,7 @@ impl MessagingServiceImpl {
 }
 
 #[async_trait]
-impl MessagingService for MessagingServiceImpl {
+impl MessagingService for CoreMessaging {
     async fn post(&self, actor: &Actor, chat: ChatId, message: NewMessage) -> Result<Posted> {
         let content = validate::content(&message.content, self.config.max_message_chars)?;
         let client_id = message
@@ -58,10 +59,8 @@ impl MessagingService for MessagingServiceImpl {
                 client_id,
             })
             .await?;
-        let mut message = stored.message;
-        message.user = actor.view(message.user);
         Ok(Posted {
-            message,
+            message: actor.view_message(stored.message),
             created: stored.created,
         })
     }
@@ -73,13 +72,11 @@ impl MessagingService for MessagingServiceImpl {
         page: PageRequest,
     ) -> Result<Vec<Message>> {
         readable_chat(&*self.store, actor, chat).await?;
-        let mut messages = self.store.history(chat, page).await?;
-        for m in &mut messages {
-            if !actor.may_see_email_of(m.user.id) {
-                m.user.email.clear();
-            }
-        }
-        Ok(messages)
+        let messages = self.store.history(chat, page).await?;
+        Ok(messages
+            .into_iter()
+            .map(|m| actor.view_message(m))
+            .collect())
     }
 
     async fn subscribe(
@@ -89,12 +86,8 @@ impl MessagingService for MessagingServiceImpl {
         after_seq: Option<i64>,
     ) -> Result<Subscription> {
         readable_chat(&*self.store, actor, chat).await?;
-        if after_seq.is_some_and(|a| a < 0) {
-            return Err(crate::Error::invalid(
-                "after_seq",
-                "must be zero or a positive integer",
-            ));
-        }
+        // The same rule as a history page's `after_seq`.
+        Cursor::parse(None, after_seq)?;
         // Register first, then read where the chat stands: nothing committed in between is
         // lost, since the live stream has it or the store does.
         let receiver = self.broker.subscribe(chat);

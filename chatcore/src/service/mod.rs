@@ -1,4 +1,5 @@
-//! The three services every front end calls, as async traits, and their implementations.
+//! The three services every front end calls, as async traits, and the core's built-in
+//! implementations of them: [`CoreAuth`], [`CoreMembership`] and [`CoreMessaging`].
 //! Every method takes the acting user; **all authorization is decided here**.
 
 mod access;
@@ -8,9 +9,9 @@ mod messaging;
 mod subscription;
 
 pub use crate::broker::SharedEvent;
-pub use auth::AuthServiceImpl;
-pub use membership::MembershipServiceImpl;
-pub use messaging::MessagingServiceImpl;
+pub use auth::CoreAuth;
+pub use membership::CoreMembership;
+pub use messaging::CoreMessaging;
 pub use subscription::Subscription;
 
 use crate::auth::{Actor, ClientInfo, Credential};
@@ -85,7 +86,8 @@ pub trait AuthService: Authenticator {
     /// Changes the actor's password after checking the old one; revokes every token and
     /// session of the user and returns a fresh token.
     async fn change_password(&self, actor: &Actor, old: &str, new: &str) -> Result<String>;
-    /// Lists accounts matching `query` (admins only).
+    /// Lists accounts matching `query` (admins only), ordered by id: `limit` of them (checked
+    /// as a [`PageLimit`](crate::model::PageLimit), 1–200) after skipping `offset`.
     async fn list_users(
         &self,
         actor: &Actor,

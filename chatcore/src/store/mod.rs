@@ -1,11 +1,12 @@
 //! The persistence port: [`Store`], documented method by method, and its two adapters.
-//! Only this module speaks SQL. Both adapters share one implementation (`sql.rs`), written
-//! once for the SQL the two engines have in common; they differ only in how they connect
-//! and how a write transaction begins.
+//! Only this module speaks SQL. Both adapters share one implementation (`sql/`, a module
+//! per area), written once for the SQL the two engines have in common; they differ only in
+//! how they connect and how a write transaction begins.
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod records;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -15,7 +16,7 @@ pub use records::{
 };
 
 use crate::error::{Error, Result};
-use crate::model::{Chat, ChatId, Message, PageRequest, UserId};
+use crate::model::{Chat, ChatId, Message, PageLimit, PageRequest, UserId};
 use async_trait::async_trait;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -62,7 +63,7 @@ pub trait Store: Send + Sync {
     async fn list_users(
         &self,
         pattern: Option<&str>,
-        limit: u32,
+        limit: PageLimit,
         offset: u32,
     ) -> Result<Vec<UserRecord>>;
 

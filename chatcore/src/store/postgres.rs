@@ -1,10 +1,27 @@
 //! The PostgreSQL adapter, for several server nodes sharing one database. Row locks on
-//! `chats` order each chat's writes; the rest is the shared SQL of `sql.rs`.
+//! `chats` order each chat's writes; the rest is the shared SQL of `sql/`.
 
 use super::sql::impl_sql_store;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
+
+// The shared SQL (`sql/`), compiled for this backend: the same files as in `sqlite.rs`
+// (deliberately, hence `duplicate_mod`), with `Db` naming the engine and `begin_write`
+// beginning a write transaction.
+type Db = Postgres;
+#[path = "sql/chats.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod chats;
+#[path = "sql/credentials.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod credentials;
+#[path = "sql/messages.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod messages;
+#[path = "sql/users.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod users;
 
 /// The migrations of this backend, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -18,7 +35,11 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` and applies pending migrations. With `schema`, every connection
     /// uses that schema first in its `search_path` (tests give each test its own).
-    pub async fn open(url: &str, max_connections: u32, schema: Option<&str>) -> Result<Self> {
+    pub async fn open(
+        url: &str,
+        max_connections: u32,
+        schema: Option<&str>,
+    ) -> crate::Result<Self> {
         let mut options = PgConnectOptions::from_str(url)
             .map_err(|e| crate::Error::invalid("database_url", e.to_string()))?;
         if let Some(schema) = schema {
@@ -37,10 +58,11 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
-
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await
-    }
 }
 
-impl_sql_store!(PgStore, Postgres, "postgres");
+/// Begins a write transaction (the chat row locks order the writes).
+async fn begin_write(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+    pool.begin().await
+}
+
+impl_sql_store!(PgStore, "postgres");

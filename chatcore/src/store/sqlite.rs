@@ -8,6 +8,23 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
+// The shared SQL (`sql/`), compiled for this backend: the same files as in `postgres.rs`
+// (deliberately, hence `duplicate_mod`), with `Db` naming the engine and `begin_write`
+// beginning a write transaction.
+type Db = Sqlite;
+#[path = "sql/chats.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod chats;
+#[path = "sql/credentials.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod credentials;
+#[path = "sql/messages.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod messages;
+#[path = "sql/users.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod users;
+
 /// The migrations of this backend, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -19,7 +36,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and applies pending migrations.
-    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+    pub async fn open(url: &str, max_connections: u32) -> crate::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| crate::Error::invalid("database_url", e.to_string()))?
             .create_if_missing(true)
@@ -40,10 +57,12 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
-
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
-    }
 }
 
-impl_sql_store!(SqliteStore, Sqlite, "sqlite");
+/// Begins a write transaction: `BEGIN IMMEDIATE`, so writers queue for the lock instead of
+/// failing when a read transaction would upgrade.
+async fn begin_write(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+impl_sql_store!(SqliteStore, "sqlite");

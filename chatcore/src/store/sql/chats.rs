@@ -1,0 +1,263 @@
+//! Chats and membership: create, read, rename, delete, add and remove members, and the
+//! chat row lock every chat change takes. Compiled once per backend (see `sql/mod.rs`);
+//! `Db` is that backend.
+
+use super::Db;
+use crate::error::{Error, Result};
+use crate::model::{Chat, ChatId, Message, UserId};
+use crate::store::sql::{MESSAGE_SELECT, MemberRow, MessageRow, internal};
+use crate::store::{ChatFilter, ChatRecord, MemberChange, UserRecord};
+use sqlx::{AssertSqlSafe, Pool, Transaction};
+use std::collections::{BTreeMap, HashMap};
+use time::OffsetDateTime;
+
+/// Takes the chat's row lock (a no-op update) and reads its `last_seq`; `None` when the
+/// chat does not exist.
+pub(super) async fn lock_chat(
+    tx: &mut Transaction<'static, Db>,
+    chat: ChatId,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("UPDATE chats SET last_seq = last_seq WHERE id = $1 RETURNING last_seq")
+        .bind(chat)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// Creates a chat with its first members in one transaction; an unknown member is
+/// `Invalid` on `participants`.
+pub(super) async fn create(
+    pool: &Pool<Db>,
+    name: &str,
+    members: &[UserId],
+    now: OffsetDateTime,
+) -> Result<ChatId> {
+    let run = async {
+        let mut tx = super::begin_write(pool).await?;
+        let id: ChatId = sqlx::query_scalar(
+            "INSERT INTO chats (name, created_at, last_seq) VALUES ($1, $2, 0) RETURNING id",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for user in members {
+            sqlx::query(
+                "INSERT INTO memberships (chat_id, user_id, joined_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(user)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    };
+    run.await.map_err(|e: sqlx::Error| match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            Error::invalid("participants", "unknown user id")
+        }
+        _ => Error::internal("create chat", e),
+    })
+}
+
+/// A chat's own row.
+pub(super) async fn get(pool: &Pool<Db>, id: ChatId) -> Result<Option<ChatRecord>> {
+    sqlx::query_as("SELECT id, name, created_at, last_seq FROM chats WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(internal("chat"))
+}
+
+/// Full chats (members with e-mail, the last message) for a filter, ordered by id: three
+/// queries whatever the number of chats.
+pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter) -> Result<Vec<Chat>> {
+    let (member, one) = match filter {
+        ChatFilter::All => (None, None),
+        ChatFilter::MemberOf(u) => (Some(u), None),
+        ChatFilter::One(c) => (None, Some(c)),
+    };
+    const CHAT_FILTER: &str = "(CAST($1 AS BIGINT) IS NULL OR c.id IN \
+         (SELECT chat_id FROM memberships WHERE user_id = $1)) \
+         AND (CAST($2 AS BIGINT) IS NULL OR c.id = $2)";
+    let records: Vec<ChatRecord> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT c.id, c.name, c.created_at, c.last_seq FROM chats c WHERE {CHAT_FILTER} \
+         ORDER BY c.id"
+    )))
+    .bind(member)
+    .bind(one)
+    .fetch_all(pool)
+    .await
+    .map_err(internal("chats"))?;
+    let members: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT ms.chat_id, u.id, u.username, u.email, u.first_name, u.last_name, \
+         u.password_hash, u.is_admin, u.is_active \
+         FROM memberships ms JOIN users u ON u.id = ms.user_id JOIN chats c ON c.id = ms.chat_id \
+         WHERE {CHAT_FILTER} ORDER BY ms.chat_id, u.id"
+    )))
+    .bind(member)
+    .bind(one)
+    .fetch_all(pool)
+    .await
+    .map_err(internal("chat members"))?;
+    let last: Vec<MessageRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{MESSAGE_SELECT} JOIN chats c ON c.id = m.chat_id AND m.seq = c.last_seq \
+         WHERE {CHAT_FILTER}"
+    )))
+    .bind(member)
+    .bind(one)
+    .fetch_all(pool)
+    .await
+    .map_err(internal("last messages"))?;
+    let mut participants: BTreeMap<ChatId, Vec<_>> = BTreeMap::new();
+    for row in members {
+        participants
+            .entry(row.chat_id)
+            .or_default()
+            .push(row.user.user());
+    }
+    let mut last: HashMap<ChatId, Message> = last
+        .into_iter()
+        .map(|r| (r.chat_id, Message::from(r)))
+        .collect();
+    Ok(records
+        .into_iter()
+        .map(|c| Chat {
+            participants: participants.remove(&c.id).unwrap_or_default(),
+            last_message: last.remove(&c.id),
+            id: c.id,
+            name: c.name,
+            created_at: c.created_at,
+            last_seq: c.last_seq,
+        })
+        .collect())
+}
+
+/// Renames a chat; `None` when it does not exist, else its `last_seq` (the event's
+/// `at_seq`).
+pub(super) async fn rename(pool: &Pool<Db>, id: ChatId, name: &str) -> Result<Option<i64>> {
+    let run = async {
+        let mut tx = super::begin_write(pool).await?;
+        let at_seq: Option<i64> =
+            sqlx::query_scalar("UPDATE chats SET name = $2 WHERE id = $1 RETURNING last_seq")
+                .bind(id)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(at_seq)
+    };
+    run.await.map_err(internal("rename chat"))
+}
+
+/// Deletes a chat with its messages and memberships under its lock; `None` when it did
+/// not exist.
+pub(super) async fn delete(pool: &Pool<Db>, id: ChatId) -> Result<Option<i64>> {
+    let run = async {
+        let mut tx = super::begin_write(pool).await?;
+        let Some(at_seq) = lock_chat(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        for statement in [
+            "DELETE FROM messages WHERE chat_id = $1",
+            "DELETE FROM memberships WHERE chat_id = $1",
+            "DELETE FROM chats WHERE id = $1",
+        ] {
+            sqlx::query(statement).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(at_seq))
+    };
+    run.await.map_err(internal("delete chat"))
+}
+
+/// Adds a member under the chat's lock; an unknown user is `NotFound`.
+pub(super) async fn add_member(
+    pool: &Pool<Db>,
+    chat: ChatId,
+    user: UserId,
+    now: OffsetDateTime,
+) -> Result<MemberChange> {
+    let run = async {
+        let mut tx = super::begin_write(pool).await?;
+        let Some(at_seq) = lock_chat(&mut tx, chat).await? else {
+            return Ok(MemberChange::ChatMissing);
+        };
+        let added = sqlx::query(
+            "INSERT INTO memberships (chat_id, user_id, joined_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(chat)
+        .bind(user)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(changed(added, at_seq))
+    };
+    run.await.map_err(|e: sqlx::Error| match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::NotFound("User"),
+        _ => Error::internal("add member", e),
+    })
+}
+
+/// Removes a member under the chat's lock.
+pub(super) async fn remove_member(
+    pool: &Pool<Db>,
+    chat: ChatId,
+    user: UserId,
+) -> Result<MemberChange> {
+    let run = async {
+        let mut tx = super::begin_write(pool).await?;
+        let Some(at_seq) = lock_chat(&mut tx, chat).await? else {
+            return Ok(MemberChange::ChatMissing);
+        };
+        let removed = sqlx::query("DELETE FROM memberships WHERE chat_id = $1 AND user_id = $2")
+            .bind(chat)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(changed(removed, at_seq))
+    };
+    run.await.map_err(internal("remove member"))
+}
+
+/// `Changed` when a row was touched, else `Unchanged`.
+fn changed(rows: u64, at_seq: i64) -> MemberChange {
+    if rows == 0 {
+        MemberChange::Unchanged
+    } else {
+        MemberChange::Changed { at_seq }
+    }
+}
+
+/// Whether `user` is a member of `chat`.
+pub(super) async fn is_member(pool: &Pool<Db>, chat: ChatId, user: UserId) -> Result<bool> {
+    let row: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM memberships WHERE chat_id = $1 AND user_id = $2",
+    )
+    .bind(chat)
+    .bind(user)
+    .fetch_optional(pool)
+    .await
+    .map_err(internal("is member"))?;
+    Ok(row.is_some())
+}
+
+/// A chat's members, ordered by id.
+pub(super) async fn members(pool: &Pool<Db>, chat: ChatId) -> Result<Vec<UserRecord>> {
+    sqlx::query_as(
+        "SELECT u.id, u.username, u.email, u.first_name, u.last_name, u.password_hash, \
+         u.is_admin, u.is_active FROM memberships ms JOIN users u ON u.id = ms.user_id \
+         WHERE ms.chat_id = $1 ORDER BY u.id",
+    )
+    .bind(chat)
+    .fetch_all(pool)
+    .await
+    .map_err(internal("members"))
+}

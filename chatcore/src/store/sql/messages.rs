@@ -1,0 +1,268 @@
+//! Messages: the group-commit batch and history pages. Compiled once per backend (see
+//! `sql/mod.rs`); `Db` is that backend.
+//!
+//! A batch is one transaction. Its items are grouped by chat and the chats are locked in
+//! ascending id order (two nodes' batches cannot deadlock). Under each chat's lock, its
+//! share goes through four steps: the members among the authors (one query), the triage of
+//! each item (not a member, a `client_id` already stored, a `client_id` repeated within the
+//! batch, or new with the next `seq`), one multi-row insert of the new ones, and last the
+//! in-batch repeats, which answer what their first occurrence got.
+
+use super::Db;
+use super::chats::lock_chat;
+use crate::error::{Error, Result};
+use crate::model::{ChatId, Cursor, Message, PageRequest, UserId};
+use crate::store::sql::{MESSAGE_SELECT, MessageRow, internal};
+use crate::store::{PendingMessage, StoredMessage};
+use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Transaction};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use time::OffsetDateTime;
+
+type Tx = Transaction<'static, Db>;
+
+/// One result per item of the batch, filled in as the chats are stored.
+type Results = [Option<Result<StoredMessage>>];
+
+/// Stores a batch in one transaction: one result per item, in input order. The outer error
+/// means the transaction failed and nothing was stored.
+pub(super) async fn store_batch(
+    pool: &Pool<Db>,
+    batch: &[PendingMessage],
+    now: OffsetDateTime,
+) -> Result<Vec<Result<StoredMessage>>> {
+    // Chats in ascending id order, so two nodes' batches cannot deadlock.
+    let mut by_chat: BTreeMap<ChatId, Vec<usize>> = BTreeMap::new();
+    for (i, item) in batch.iter().enumerate() {
+        by_chat.entry(item.chat).or_default().push(i);
+    }
+    let mut results: Vec<Option<Result<StoredMessage>>> = vec![None; batch.len()];
+    let run = async {
+        let mut tx = super::begin_write(pool).await?;
+        for (chat, indices) in &by_chat {
+            store_chat_share(&mut tx, *chat, indices, batch, now, &mut results).await?;
+        }
+        tx.commit().await
+    };
+    run.await.map_err(internal("store messages"))?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(Error::Internal)))
+        .collect())
+}
+
+/// Stores one chat's share of a batch under its lock; fills `results` for the items at
+/// `indices` (input order within the chat).
+async fn store_chat_share(
+    tx: &mut Tx,
+    chat: ChatId,
+    indices: &[usize],
+    batch: &[PendingMessage],
+    now: OffsetDateTime,
+    results: &mut Results,
+) -> sqlx::Result<()> {
+    let Some(last_seq) = lock_chat(tx, chat).await? else {
+        for &i in indices {
+            results[i] = Some(Err(Error::NotFound("Chat")));
+        }
+        return Ok(());
+    };
+    let members = members_among_authors(tx, chat, indices, batch).await?;
+    let share = triage(tx, chat, last_seq, indices, batch, &members, results).await?;
+    insert(tx, chat, &share.new, batch, now, results).await?;
+    resolve_in_batch_duplicates(&share.repeats, results);
+    Ok(())
+}
+
+/// The authors of the share who are members of the chat: one query under the lock.
+async fn members_among_authors(
+    tx: &mut Tx,
+    chat: ChatId,
+    indices: &[usize],
+    batch: &[PendingMessage],
+) -> sqlx::Result<HashSet<UserId>> {
+    let mut authors: Vec<UserId> = indices.iter().map(|&i| batch[i].author.id).collect();
+    authors.sort_unstable();
+    authors.dedup();
+    let mut query = QueryBuilder::<Db>::new("SELECT user_id FROM memberships WHERE chat_id = ");
+    query.push_bind(chat).push(" AND user_id IN (");
+    let mut list = query.separated(", ");
+    for author in &authors {
+        list.push_bind(*author);
+    }
+    list.push_unseparated(")");
+    Ok(query
+        .build_query_scalar()
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// A chat's share of a batch after [`triage`].
+struct Share {
+    /// Items to insert, with their new `seq`: `(item, seq)`.
+    new: Vec<(usize, i64)>,
+    /// Items repeating the `client_id` of an earlier item of the batch: `(item, first)`.
+    repeats: Vec<(usize, usize)>,
+}
+
+/// Sorts each item of the share, in order: a non-member's is refused; one whose
+/// `client_id` is already stored answers the stored message; one repeating the `client_id`
+/// of an earlier item waits for that item's result; any other gets the next `seq`.
+async fn triage(
+    tx: &mut Tx,
+    chat: ChatId,
+    mut last_seq: i64,
+    indices: &[usize],
+    batch: &[PendingMessage],
+    members: &HashSet<UserId>,
+    results: &mut Results,
+) -> sqlx::Result<Share> {
+    // (author, client_id) -> index of the item in this batch that stores it.
+    let mut first_with_key: HashMap<(UserId, &str), usize> = HashMap::new();
+    let mut share = Share {
+        new: Vec::new(),
+        repeats: Vec::new(),
+    };
+    for &i in indices {
+        let item = &batch[i];
+        let author = item.author.id;
+        if !members.contains(&author) {
+            results[i] = Some(Err(Error::forbidden("You are not a member of this chat")));
+            continue;
+        }
+        if let Some(key) = item.client_id.as_deref() {
+            if let Some(&first) = first_with_key.get(&(author, key)) {
+                share.repeats.push((i, first));
+                continue;
+            }
+            if let Some(row) = stored_duplicate(tx, chat, author, key).await? {
+                results[i] = Some(Ok(StoredMessage {
+                    message: row.into(),
+                    created: false,
+                }));
+                continue;
+            }
+            first_with_key.insert((author, key), i);
+        }
+        last_seq += 1;
+        share.new.push((i, last_seq));
+    }
+    Ok(share)
+}
+
+/// The message this author already stored in this chat with this `client_id`, if any.
+async fn stored_duplicate(
+    tx: &mut Tx,
+    chat: ChatId,
+    author: UserId,
+    client_id: &str,
+) -> sqlx::Result<Option<MessageRow>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "{MESSAGE_SELECT} WHERE m.chat_id = $1 AND m.user_id = $2 AND m.client_id = $3"
+    )))
+    .bind(chat)
+    .bind(author)
+    .bind(client_id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Inserts the new items in one multi-row `INSERT … RETURNING id, seq` and advances the
+/// chat's `last_seq` to the last of them.
+async fn insert(
+    tx: &mut Tx,
+    chat: ChatId,
+    new: &[(usize, i64)],
+    batch: &[PendingMessage],
+    now: OffsetDateTime,
+    results: &mut Results,
+) -> sqlx::Result<()> {
+    let Some(&(_, last_seq)) = new.last() else {
+        return Ok(());
+    };
+    let mut insert = QueryBuilder::<Db>::new(
+        "INSERT INTO messages (chat_id, seq, user_id, content, client_id, created_at) ",
+    );
+    insert.push_values(new, |mut row, &(i, seq)| {
+        let item = &batch[i];
+        row.push_bind(chat)
+            .push_bind(seq)
+            .push_bind(item.author.id)
+            .push_bind(item.content.clone())
+            .push_bind(item.client_id.clone())
+            .push_bind(now);
+    });
+    insert.push(" RETURNING id, seq");
+    let ids: Vec<(i64, i64)> = insert.build_query_as().fetch_all(&mut **tx).await?;
+    let ids: HashMap<i64, i64> = ids.into_iter().map(|(id, seq)| (seq, id)).collect();
+    for &(i, seq) in new {
+        let item = &batch[i];
+        let Some(&id) = ids.get(&seq) else {
+            // RETURNING yields every inserted row; anything else is a broken database, and
+            // the whole batch must not commit.
+            return Err(sqlx::Error::Protocol(format!(
+                "INSERT … RETURNING did not return seq {seq}"
+            )));
+        };
+        let message = Message {
+            id: id.into(),
+            chat,
+            user: item.author.clone(),
+            content: item.content.clone(),
+            timestamp: now,
+            seq,
+            client_id: item.client_id.clone(),
+        };
+        results[i] = Some(Ok(StoredMessage {
+            message,
+            created: true,
+        }));
+    }
+    sqlx::query("UPDATE chats SET last_seq = $2 WHERE id = $1")
+        .bind(chat)
+        .bind(last_seq)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Each repeat answers what its first occurrence got (as not created), or the same error.
+fn resolve_in_batch_duplicates(repeats: &[(usize, usize)], results: &mut Results) {
+    for &(i, first) in repeats {
+        results[i] = match &results[first] {
+            Some(Ok(stored)) => Some(Ok(StoredMessage {
+                message: stored.message.clone(),
+                created: false,
+            })),
+            other => other.clone(),
+        };
+    }
+}
+
+/// A page of a chat's history, oldest first (authors with e-mail).
+pub(super) async fn history(
+    pool: &Pool<Db>,
+    chat: ChatId,
+    page: PageRequest,
+) -> Result<Vec<Message>> {
+    let (condition, from, order) = match page.cursor() {
+        Cursor::Latest => ("m.seq > $2", 0, "DESC"),
+        Cursor::Before(b) => ("m.seq < $2", b, "DESC"),
+        Cursor::After(a) => ("m.seq > $2", a, "ASC"),
+    };
+    let rows: Vec<MessageRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{MESSAGE_SELECT} WHERE m.chat_id = $1 AND {condition} ORDER BY m.seq {order} LIMIT $3"
+    )))
+    .bind(chat)
+    .bind(from)
+    .bind(i64::from(page.limit().get()))
+    .fetch_all(pool)
+    .await
+    .map_err(internal("history"))?;
+    let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+    if !matches!(page.cursor(), Cursor::After(_)) {
+        messages.reverse();
+    }
+    Ok(messages)
+}
