@@ -3,7 +3,7 @@
 use crate::fixture::{PASSWORD, TestCore, contract_tests, kind};
 use chatcore::auth::sha256_hex;
 use chatcore::model::{ProfileUpdate, Registration, UserFlagsUpdate};
-use chatcore::service::AuthServiceImpl;
+use chatcore::service::CoreAuth;
 use chatcore::validate::MAX_USERNAME_CHARS;
 use chatcore::{AuthService, ClientInfo, Config, Credential, ErrorKind, LoginRateLimit};
 use std::sync::Arc;
@@ -357,7 +357,7 @@ async fn names_no_account_can_have_count_against_the_ip_only_and_the_limiter_sta
         login_rate_limit: budget,
         ..Config::for_tests()
     };
-    let auth = AuthServiceImpl::new(
+    let auth = CoreAuth::new(
         t.core.store().clone(),
         t.core.broker().clone(),
         Arc::new(config),
@@ -390,7 +390,7 @@ async fn names_no_account_can_have_count_against_the_ip_only_and_the_limiter_sta
 
     // They do count against the address: with a budget of 3, the fourth attempt from it is
     // refused, whatever the name; another address is untouched.
-    let strict = AuthServiceImpl::new(
+    let strict = CoreAuth::new(
         t.core.store().clone(),
         t.core.broker().clone(),
         Arc::new(Config {
