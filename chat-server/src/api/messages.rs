@@ -1,19 +1,34 @@
 //! Messages: a page of history and posting.
 
 use crate::http::ctx::Ctx;
+use crate::http::query::QueryInt;
 use crate::http::response::json;
 use crate::http::{ApiError, Body};
-use chatcore::model::{ChatId, NewMessage, PageRequest};
+use chatcore::model::{ChatId, NewMessage, PageLimit, PageRequest};
 use http::{Response, StatusCode};
+use serde::Deserialize;
+
+/// The query of a history page.
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    before_seq: Option<QueryInt>,
+    after_seq: Option<QueryInt>,
+    limit: Option<QueryInt>,
+}
 
 /// `GET /api/chat/{id}/message/?limit=&before_seq=&after_seq=` → messages, oldest first.
 pub async fn list(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let id: ChatId = ctx.id("id")?;
-    let query = ctx.query()?;
+    let query: HistoryQuery = ctx.query()?;
+    let limit = query
+        .limit
+        .map(|l| PageLimit::parse(Some(l.0)))
+        .transpose()?
+        .map(PageLimit::get);
     let page = PageRequest::new(
-        query.integer("before_seq")?,
-        query.integer("after_seq")?,
-        query.integer("limit")?,
+        query.before_seq.map(|q| q.0),
+        query.after_seq.map(|q| q.0),
+        limit,
     )?;
     let messages = ctx
         .services()

@@ -1,22 +1,36 @@
 //! User administration: search accounts, change their flags.
 
 use crate::http::ctx::Ctx;
+use crate::http::query::QueryInt;
 use crate::http::response::json;
 use crate::http::{ApiError, Body};
-use chatcore::model::{DEFAULT_PAGE_LIMIT, UserFlagsUpdate, UserId};
+use chatcore::model::{PageLimit, UserFlagsUpdate, UserId};
 use http::{Response, StatusCode};
+use serde::Deserialize;
+
+/// The query of a users search.
+#[derive(Debug, Deserialize)]
+struct UsersQuery {
+    q: Option<String>,
+    limit: Option<QueryInt>,
+    offset: Option<QueryInt>,
+}
 
 /// `GET /api/users/?q=&limit=&offset=` → matching accounts with their flags.
 pub async fn list(ctx: Ctx) -> Result<Response<Body>, ApiError> {
-    let query = ctx.query()?;
-    let limit = query.integer("limit")?.unwrap_or(DEFAULT_PAGE_LIMIT);
-    let offset = query.integer("offset")?.unwrap_or(0);
+    let query: UsersQuery = ctx.query()?;
+    let limit = PageLimit::parse(query.limit.map(|l| l.0))?.get();
+    let offset = match query.offset {
+        None => 0,
+        Some(QueryInt(n)) => u32::try_from(n)
+            .map_err(|_| ApiError::invalid_parameter("offset", "must be 0 or more"))?,
+    };
     let users = ctx
         .services()
         .auth
         .list_users(
             ctx.actor()?,
-            query.text("q").unwrap_or_default(),
+            query.q.as_deref().unwrap_or_default(),
             limit,
             offset,
         )

@@ -8,7 +8,6 @@ use super::auth::{self, Authenticated, Via};
 use super::client_ip::{self, PeerAddr};
 use super::front::Front;
 use super::params::Params;
-use super::query::Query;
 use super::{ApiError, Body, body, csrf};
 use crate::state::AppState;
 use bytes::Bytes;
@@ -95,9 +94,9 @@ impl Ctx {
         body::parse(&self.parts.headers, &self.body)
     }
 
-    /// The query string.
-    pub fn query(&self) -> Result<Query, ApiError> {
-        Query::parse(self.parts.uri.query())
+    /// The query string as `T` (see [`super::query::parse`]).
+    pub fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        super::query::parse(self.parts.uri.query())
     }
 }
 

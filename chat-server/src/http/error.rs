@@ -100,6 +100,15 @@ impl ApiError {
         )
     }
 
+    /// 400: a query parameter that is not what it must be (`limit: must be an integer…`).
+    pub fn invalid_parameter(name: &str, reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::Invalid,
+            format!("{name}: {reason}"),
+        )
+    }
+
     /// 403: a cookie-authenticated unsafe request without a valid CSRF proof.
     pub fn csrf(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, ErrorKind::Forbidden, message)

@@ -1,68 +1,107 @@
-//! Query strings: integer and text parameters, where a value that is not what the parameter
-//! needs (`?limit=ten`), or a parameter given twice, is a 400 naming the parameter.
+//! Query strings into typed structs (`serde_html_form`): an empty value (`limit=`) means the
+//! parameter is absent; a parameter given twice, or a value that is not what the parameter
+//! needs (`?limit=ten`, with [`QueryInt`]), is a 400 naming the parameter; unknown
+//! parameters are ignored, repeated or not.
 
 use super::ApiError;
-use std::collections::HashMap;
+use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use std::fmt;
 
-/// The decoded parameters of one query string.
-#[derive(Debug, Default)]
-pub struct Query {
-    params: HashMap<String, String>,
-}
+/// An integer parameter, refused with its value when it is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryInt(pub i64);
 
-impl Query {
-    /// Decodes `query` (the part after `?`, if any).
-    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
-        let mut params = HashMap::new();
-        for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            if params.insert(key.to_string(), value.into_owned()).is_some() {
-                return Err(ApiError::malformed(format!(
-                    "query parameter `{key}` is given more than once"
-                )));
+impl<'de> Deserialize<'de> for QueryInt {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Integer;
+        impl Visitor<'_> for Integer {
+            type Value = QueryInt;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<QueryInt, E> {
+                v.trim().parse().map(QueryInt).map_err(|_| {
+                    let shown: String = v.chars().take(40).collect();
+                    E::custom(format!("must be an integer, not `{shown}`"))
+                })
             }
         }
-        Ok(Self { params })
+        deserializer.deserialize_str(Integer)
     }
+}
 
-    /// A text parameter.
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str)
-    }
-
-    /// An integer parameter; present but not an integer of type `T` is a 400.
-    pub fn integer<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ApiError> {
-        match self.params.get(name) {
-            None => Ok(None),
-            Some(v) => v.trim().parse::<T>().map(Some).map_err(|_| {
-                ApiError::from(chatcore::Error::invalid(
-                    name,
-                    format!("must be an integer, not `{v}`"),
-                ))
-            }),
+/// Parses `query` (the part after `?`, if any) into `T`.
+///
+/// # Errors
+/// 400 naming the parameter: given twice, or not of its type.
+pub fn parse<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ApiError> {
+    let mut filled: Vec<(String, String)> = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if value.is_empty() {
+            continue;
         }
+        filled.push((key.into_owned(), value.into_owned()));
     }
+    let encoded = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&filled)
+        .finish();
+    let deserializer =
+        serde_html_form::Deserializer::new(url::form_urlencoded::parse(encoded.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let parameter = e.path().to_string();
+        if filled.iter().filter(|(k, _)| *k == parameter).count() > 1 {
+            ApiError::invalid_parameter(&parameter, "is given more than once")
+        } else {
+            ApiError::invalid_parameter(&parameter, e.into_inner())
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[derive(Debug, Deserialize)]
+    struct Sample {
+        limit: Option<QueryInt>,
+        q: Option<String>,
+        before_seq: Option<QueryInt>,
+    }
+
+    fn check(query: &str) -> String {
+        match parse::<Sample>(Some(query)) {
+            Ok(s) => format!(
+                "{:?} {:?} {:?}",
+                s.limit.map(|l| l.0),
+                s.q,
+                s.before_seq.map(|b| b.0)
+            ),
+            Err(e) => format!("{} {}", e.status().as_u16(), e.message()),
+        }
+    }
+
     #[test]
-    fn integers_are_checked_and_duplicates_refused() {
-        let q = Query::parse(Some("limit=5&q=an%20n&before_seq=x")).unwrap();
-        assert_eq!(q.integer::<u32>("limit").unwrap(), Some(5));
-        assert_eq!(q.integer::<u32>("offset").unwrap(), None);
-        assert_eq!(q.text("q"), Some("an n"));
-        let e = q.integer::<i64>("before_seq").unwrap_err();
-        assert_eq!(e.status().as_u16(), 400);
-        assert!(e.message().starts_with("before_seq:"), "{}", e.message());
-        assert!(
-            Query::parse(Some("limit=-1"))
-                .unwrap()
-                .integer::<u32>("limit")
-                .is_err()
+    fn typed_parameters_with_empty_values_absent() {
+        assert_eq!(check("limit=5&q=an%20n"), r#"Some(5) Some("an n") None"#);
+        assert_eq!(check("limit=&q=&before_seq="), "None None None");
+        assert_eq!(check("other=1&other=2"), "None None None");
+        assert_eq!(check(""), "None None None");
+    }
+
+    #[test]
+    fn wrong_types_and_repeats_are_400_naming_the_parameter() {
+        assert_eq!(
+            check("before_seq=x"),
+            "400 before_seq: must be an integer, not `x`"
         );
-        assert!(Query::parse(Some("limit=1&limit=2")).is_err());
-        assert!(Query::parse(None).unwrap().text("q").is_none());
+        assert_eq!(
+            check("limit=1.5"),
+            "400 limit: must be an integer, not `1.5`"
+        );
+        assert_eq!(
+            check("limit=1&limit=2"),
+            "400 limit: is given more than once"
+        );
     }
 }

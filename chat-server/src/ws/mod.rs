@@ -15,6 +15,7 @@ pub mod session;
 use crate::http::auth::Via;
 use crate::http::csrf;
 use crate::http::ctx::Ctx;
+use crate::http::query::QueryInt;
 use crate::http::{ApiError, Body};
 use chatcore::model::ChatId;
 use http::{Request, Response};
@@ -48,6 +49,12 @@ pub async fn browser_socket(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     upgrade(ctx).await
 }
 
+/// The query of an upgrade.
+#[derive(Debug, serde::Deserialize)]
+struct SocketQuery {
+    after_seq: Option<QueryInt>,
+}
+
 /// Subscribes (refusing before the `101` what the core refuses), then answers the upgrade and
 /// runs the session as a tracked task in the request's span.
 async fn upgrade(mut ctx: Ctx) -> Result<Response<Body>, ApiError> {
@@ -55,9 +62,13 @@ async fn upgrade(mut ctx: Ctx) -> Result<Response<Body>, ApiError> {
         return Err(ApiError::upgrade_required());
     }
     let chat: ChatId = ctx.id("id")?;
-    let after_seq: Option<i64> = ctx.query()?.integer("after_seq")?;
+    let query: SocketQuery = ctx.query()?;
+    let after_seq = query.after_seq.map(|q| q.0);
     if after_seq.is_some_and(|seq| seq < 0) {
-        return Err(chatcore::Error::invalid("after_seq", "must be 0 or more").into());
+        return Err(ApiError::invalid_parameter(
+            "after_seq",
+            "must be 0 or more",
+        ));
     }
     let Some(authenticated) = ctx.authenticated().cloned() else {
         return Err(ApiError::unauthenticated(
