@@ -3,8 +3,10 @@
 //! [`Event`]s, sends messages and waits for their `ack`, and survives the network: when the
 //! socket drops, or the server closes it with 4000 because this subscriber lagged, it
 //! reconnects by itself with `after_seq` set to the last `seq` it delivered, so nothing is
-//! missed and nothing is delivered twice. It stops for good when this user leaves or is
-//! removed, when the chat is deleted, or when the server refuses the upgrade (401/403/404).
+//! missed and nothing is delivered twice. It stops for good after an event that ends this
+//! user's stream ([`Event::ends_stream_of`], the core's rule: the chat deleted; this user
+//! removed, gone or deactivated, though an active admin reads on unless deactivated), or
+//! when the server refuses the upgrade (401/403/404).
 //!
 //! The wire protocol, as the server documents it: the server sends the events of
 //! [`chatcore::model::Event`] (tagged by `type`), `{"type":"ack","id","seq","client_id"}` for a
@@ -14,7 +16,7 @@
 use crate::client::Client;
 use crate::error::{Error, Result};
 use chatcore::ErrorKind;
-use chatcore::model::{ChatId, Event, MessageId, RemovalReason, UserId};
+use chatcore::model::{ChatId, EVENT_TYPES, Event, MessageId, UserId};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -39,15 +41,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 /// How many times [`ChatConnection::send`] writes one frame before giving up.
 const MAX_SEND_ATTEMPTS: u32 = 3;
-/// The event types of [`Event`], as tagged on the wire.
-const EVENT_TYPES: [&str; 6] = [
-    "message",
-    "member_added",
-    "member_removed",
-    "chat_renamed",
-    "chat_deleted",
-    "lagged",
-];
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -146,6 +139,7 @@ enum ClientFrame<'a> {
 pub struct ConnectOptions {
     after_seq: Option<i64>,
     user: Option<UserId>,
+    admin: Option<bool>,
     max_failures: Option<u32>,
     initial_backoff: Duration,
     max_backoff: Duration,
@@ -157,6 +151,7 @@ impl Default for ConnectOptions {
         Self {
             after_seq: None,
             user: None,
+            admin: None,
             max_failures: Some(10),
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
@@ -178,6 +173,15 @@ impl ConnectOptions {
     /// `GET /api/accounts/me/`. The connection needs it to notice its own removal.
     pub fn user(mut self, user: UserId) -> Self {
         self.user = Some(user);
+        self
+    }
+
+    /// Whether the signed-in user is an active admin, if already known; otherwise
+    /// `connect` asks `GET /api/accounts/me/` (`is_superuser`). An admin may read every
+    /// chat, so their removal as a member does not end the stream (a deactivation does):
+    /// the rule of [`Event::ends_stream_of`].
+    pub fn admin(mut self, is_active_admin: bool) -> Self {
+        self.admin = Some(is_active_admin);
         self
     }
 
@@ -233,14 +237,17 @@ impl ConnectOptions {
 #[derive(Debug, Clone)]
 struct Tracker {
     me: UserId,
+    /// Whether `me` is an active admin, who may read every chat.
+    admin: bool,
     last_seq: i64,
     ended: Option<String>,
 }
 
 impl Tracker {
     /// Decides whether `event` is delivered: a message at or below the last `seq` is a
-    /// replayed duplicate; `lagged` is handled by the connection (it reconnects); this
-    /// user's removal and the chat's deletion are delivered and end the stream.
+    /// replayed duplicate; `lagged` is handled by the connection (it reconnects); an event
+    /// that [ends this user's stream](Event::ends_stream_of) is delivered, then the stream
+    /// is over.
     fn accept(&mut self, event: Event) -> Option<Event> {
         match &event {
             Event::Message(m) => {
@@ -254,19 +261,6 @@ impl Tracker {
                 }
                 self.last_seq = seq;
             }
-            Event::MemberRemoved { user, reason, .. } if user.id == self.me => {
-                self.ended = Some(
-                    match reason {
-                        RemovalReason::Left => "this user left the chat",
-                        RemovalReason::Removed => "this user was removed from the chat",
-                        RemovalReason::Deactivated => "this user's account was deactivated",
-                    }
-                    .to_owned(),
-                );
-            }
-            Event::ChatDeleted { .. } => {
-                self.ended = Some("the chat was deleted".to_owned());
-            }
             Event::Lagged { last_seq, .. } => {
                 tracing::debug!(
                     server_last_seq = last_seq,
@@ -276,6 +270,9 @@ impl Tracker {
                 return None;
             }
             _ => {}
+        }
+        if let Some(end) = event.ends_stream_of(self.me, self.admin) {
+            self.ended = Some(end.to_string());
         }
         Some(event)
     }
@@ -337,9 +334,15 @@ impl Client {
         chat: ChatId,
         options: ConnectOptions,
     ) -> Result<ChatConnection> {
-        let me = match options.user {
-            Some(user) => user,
-            None => self.me().await?.user.id,
+        let (me, admin) = match (options.user, options.admin) {
+            (Some(user), Some(admin)) => (user, admin),
+            (user, admin) => {
+                let account = self.me().await?;
+                (
+                    user.unwrap_or(account.user.id),
+                    admin.unwrap_or(account.is_superuser && account.is_active),
+                )
+            }
         };
         let after_seq = match options.after_seq {
             Some(seq) => seq,
@@ -352,6 +355,7 @@ impl Client {
             options,
             tracker: Tracker {
                 me,
+                admin,
                 last_seq: after_seq,
                 ended: None,
             },
@@ -388,8 +392,9 @@ impl ChatConnection {
     /// `Some(Err(_))` is either a frame the SDK could not read (the stream goes on), an
     /// `error` event from the server (the stream goes on), or the end: the server refused
     /// to reconnect (401/403/404) or reconnecting failed too often, after which this returns
-    /// `None`. `None` also follows this user's removal and the chat's deletion, which are
-    /// delivered as events first.
+    /// `None`. `None` also follows an event that [ends this user's
+    /// stream](Event::ends_stream_of) (this user's removal, the chat's deletion), which is
+    /// delivered first.
     pub async fn next_event(&mut self) -> Option<Result<Event>> {
         loop {
             if let Some(item) = self.pending.pop_front() {
@@ -732,7 +737,7 @@ fn tls_connector() -> Result<Connector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chatcore::model::{Message, User};
+    use chatcore::model::{Message, RemovalReason, User};
     use tokio::net::TcpListener;
 
     fn user(id: i64, name: &str) -> User {
@@ -913,6 +918,7 @@ mod tests {
     fn tracker() -> Tracker {
         Tracker {
             me: UserId(7),
+            admin: false,
             last_seq: 2,
             ended: None,
         }
@@ -939,6 +945,27 @@ mod tests {
             assert!(t.accept(removed(7, reason)).is_some());
             assert!(t.ended.is_some(), "{reason:?}");
         }
+    }
+
+    #[test]
+    fn an_admin_removed_as_a_member_keeps_reading_unless_deactivated() {
+        for reason in [RemovalReason::Removed, RemovalReason::Left] {
+            let mut t = Tracker {
+                admin: true,
+                ..tracker()
+            };
+            assert!(t.accept(removed(7, reason)).is_some());
+            assert!(t.ended.is_none(), "{reason:?}");
+        }
+        let mut t = Tracker {
+            admin: true,
+            ..tracker()
+        };
+        assert!(t.accept(removed(7, RemovalReason::Deactivated)).is_some());
+        assert_eq!(
+            t.ended.as_deref(),
+            Some("this user's account was deactivated")
+        );
     }
 
     #[test]
@@ -1125,6 +1152,7 @@ mod tests {
     fn options() -> ConnectOptions {
         ConnectOptions::default()
             .user(UserId(7))
+            .admin(false)
             .after_seq(0)
             .initial_backoff(Duration::from_millis(10))
             .max_backoff(Duration::from_millis(50))
@@ -1298,6 +1326,55 @@ mod tests {
             server.await.unwrap(),
             "the client reconnected after its removal"
         );
+    }
+
+    /// Answers one plain HTTP request with a JSON `body`; returns the request line.
+    async fn answer_http(listener: &TcpListener, body: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tcp.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client closed before its request ended");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        tcp.write_all(response.as_bytes()).await.unwrap();
+        let _ = tcp.shutdown().await;
+        let head = String::from_utf8_lossy(&head);
+        head.lines().next().unwrap_or_default().to_owned()
+    }
+
+    #[tokio::test]
+    async fn connect_asks_whether_the_user_is_an_admin_who_reads_on_after_a_removal() {
+        let (listener, client) = listen().await;
+        let server = tokio::spawn(async move {
+            let request = answer_http(
+                &listener,
+                r#"{"id":7,"first_name":"","last_name":"","username":"root","email":"",
+                    "is_active":true,"is_superuser":true}"#,
+            )
+            .await;
+            let (mut socket, _) = accept(&listener).await;
+            push(&mut socket, &removed(7, RemovalReason::Removed)).await;
+            push(&mut socket, &message(1)).await;
+            (request, socket)
+        });
+        let mut conn = client
+            .connect_with(ChatId(1), ConnectOptions::default().after_seq(0))
+            .await
+            .unwrap();
+        let event = conn.next_event().await.unwrap().unwrap();
+        assert!(matches!(event, Event::MemberRemoved { ref user, .. } if user.id == UserId(7)));
+        assert_eq!(next_seq(&mut conn).await, 1);
+        assert_eq!(conn.ended(), None);
+        let (request, _socket) = server.await.unwrap();
+        assert_eq!(request, "GET /api/accounts/me/ HTTP/1.1");
     }
 
     #[tokio::test]
