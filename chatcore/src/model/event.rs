@@ -1,10 +1,22 @@
 //! Events of a chat's live stream: what a subscription yields and what the broker carries
 //! between nodes. Serialized once per event and shared by every subscriber.
 
-use super::ids::ChatId;
+use super::ids::{ChatId, UserId};
 use super::message::Message;
 use super::user::User;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The `type` tag of every [`Event`], as on the wire (a client tells events from its other
+/// frames, such as `ack` and `error`, by these).
+pub const EVENT_TYPES: &[&str] = &[
+    "message",
+    "member_added",
+    "member_removed",
+    "chat_renamed",
+    "chat_deleted",
+    "lagged",
+];
 
 /// One event of a chat, tagged by `type` on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +95,50 @@ impl Event {
     pub fn message(message: Message) -> Self {
         Event::Message(MessageEvent::new(message))
     }
+
+    /// Whether this event ends the stream of `viewer`, and why: the one rule the core's
+    /// subscriptions and the SDK's connections both follow. `chat_deleted` ends every
+    /// stream. `member_removed` of the viewer ends theirs, unless the viewer is an active
+    /// admin (admins may read every chat), but a removal because the account was
+    /// deactivated always does. Nothing else ends a stream for good (`lagged` ends a
+    /// connection, which the client resumes).
+    pub fn ends_stream_of(
+        &self,
+        viewer: UserId,
+        viewer_is_active_admin: bool,
+    ) -> Option<StreamEnd> {
+        match self {
+            Event::ChatDeleted { .. } => Some(StreamEnd::ChatDeleted),
+            Event::MemberRemoved { user, reason, .. }
+                if user.id == viewer
+                    && (!viewer_is_active_admin || *reason == RemovalReason::Deactivated) =>
+            {
+                Some(StreamEnd::Removed(*reason))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Why a viewer's stream ended for good ([`Event::ends_stream_of`]). Its `Display` is a
+/// human-readable reason, e.g. for a close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The chat was deleted.
+    ChatDeleted,
+    /// The viewer stopped being a member: removed, left, or deactivated.
+    Removed(RemovalReason),
+}
+
+impl fmt::Display for StreamEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StreamEnd::ChatDeleted => "the chat was deleted",
+            StreamEnd::Removed(RemovalReason::Left) => "this user left the chat",
+            StreamEnd::Removed(RemovalReason::Removed) => "this user was removed from the chat",
+            StreamEnd::Removed(RemovalReason::Deactivated) => "this user's account was deactivated",
+        })
+    }
 }
 
 /// Why a member left a chat.
@@ -140,7 +196,154 @@ pub struct LegacyMessageFields {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{MessageId, UserId};
+    use crate::model::MessageId;
+
+    fn user(id: i64) -> User {
+        User {
+            id: UserId(id),
+            first_name: String::new(),
+            last_name: String::new(),
+            username: format!("user{id}"),
+            email: String::new(),
+        }
+    }
+
+    /// One event of every kind, with `user(7)` as the member concerned.
+    fn one_of_each(reason: RemovalReason) -> Vec<Event> {
+        let chat = ChatId(1);
+        vec![
+            Event::message(Message {
+                id: MessageId(1),
+                chat,
+                user: user(7),
+                content: "hi".into(),
+                timestamp: time::OffsetDateTime::UNIX_EPOCH,
+                seq: 1,
+                client_id: None,
+            }),
+            Event::MemberAdded {
+                chat,
+                user: user(7),
+                at_seq: 1,
+            },
+            Event::MemberRemoved {
+                chat,
+                user: user(7),
+                reason,
+                at_seq: 1,
+            },
+            Event::ChatRenamed {
+                chat,
+                name: "new".into(),
+                at_seq: 1,
+            },
+            Event::ChatDeleted { chat, at_seq: 1 },
+            Event::Lagged { chat, last_seq: 1 },
+        ]
+    }
+
+    /// The wire tag of an event; the match breaks the build when a kind is added.
+    fn tag(event: &Event) -> &'static str {
+        match event {
+            Event::Message(_) => "message",
+            Event::MemberAdded { .. } => "member_added",
+            Event::MemberRemoved { .. } => "member_removed",
+            Event::ChatRenamed { .. } => "chat_renamed",
+            Event::ChatDeleted { .. } => "chat_deleted",
+            Event::Lagged { .. } => "lagged",
+        }
+    }
+
+    #[test]
+    fn event_types_lists_the_tag_of_every_event() {
+        let events = one_of_each(RemovalReason::Left);
+        assert_eq!(events.len(), EVENT_TYPES.len());
+        for (event, listed) in events.iter().zip(EVENT_TYPES) {
+            let json = serde_json::to_value(event).unwrap();
+            assert_eq!(json["type"], *listed);
+            assert_eq!(tag(event), *listed);
+        }
+    }
+
+    #[test]
+    fn which_events_end_whose_stream() {
+        use RemovalReason::{Deactivated, Left, Removed};
+        // (event tag, removal reason, viewer, viewer is an active admin, the end expected)
+        let cases = [
+            // A deleted chat ends every stream.
+            ("chat_deleted", Left, 7, false, Some(StreamEnd::ChatDeleted)),
+            ("chat_deleted", Left, 8, true, Some(StreamEnd::ChatDeleted)),
+            // The viewer's own removal ends a member's stream, whatever the reason.
+            (
+                "member_removed",
+                Removed,
+                7,
+                false,
+                Some(StreamEnd::Removed(Removed)),
+            ),
+            (
+                "member_removed",
+                Left,
+                7,
+                false,
+                Some(StreamEnd::Removed(Left)),
+            ),
+            (
+                "member_removed",
+                Deactivated,
+                7,
+                false,
+                Some(StreamEnd::Removed(Deactivated)),
+            ),
+            // An admin may read every chat: removed or leaving, the stream goes on...
+            ("member_removed", Removed, 7, true, None),
+            ("member_removed", Left, 7, true, None),
+            // ...but not once the account is deactivated.
+            (
+                "member_removed",
+                Deactivated,
+                7,
+                true,
+                Some(StreamEnd::Removed(Deactivated)),
+            ),
+            // Someone else's removal ends nothing.
+            ("member_removed", Removed, 8, false, None),
+            ("member_removed", Deactivated, 8, true, None),
+            // Nothing else ends a stream for good.
+            ("message", Left, 7, false, None),
+            ("member_added", Left, 7, false, None),
+            ("chat_renamed", Left, 7, false, None),
+            ("lagged", Left, 7, false, None),
+        ];
+        for (kind, reason, viewer, admin, expected) in cases {
+            let event = one_of_each(reason)
+                .into_iter()
+                .find(|e| tag(e) == kind)
+                .unwrap();
+            assert_eq!(
+                event.ends_stream_of(UserId(viewer), admin),
+                expected,
+                "{kind} {reason:?} viewer {viewer} admin {admin}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stream_end_reads_as_a_reason() {
+        assert_eq!(StreamEnd::ChatDeleted.to_string(), "the chat was deleted");
+        assert_eq!(
+            StreamEnd::Removed(RemovalReason::Removed).to_string(),
+            "this user was removed from the chat"
+        );
+        assert_eq!(
+            StreamEnd::Removed(RemovalReason::Left).to_string(),
+            "this user left the chat"
+        );
+        assert_eq!(
+            StreamEnd::Removed(RemovalReason::Deactivated).to_string(),
+            "this user's account was deactivated"
+        );
+    }
 
     #[test]
     fn a_message_event_carries_the_hidden_form_of_its_author() {

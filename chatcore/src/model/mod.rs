@@ -1,5 +1,7 @@
-//! The wire types: ids, users, chats, messages, pages (`PageLimit`, `PageRequest`) and events. Everything here is plain
-//! data with serde; `chat-sdk` uses this module alone (chatcore without features).
+//! The wire types: ids, users, chats, messages, pages (`PageLimit`, `PageRequest`) and
+//! events, with the rule of which event ends whose stream (`Event::ends_stream_of`).
+//! Everything here is plain data with serde; `chat-sdk` uses this module alone (chatcore
+//! without features).
 
 mod chat;
 mod event;
@@ -10,7 +12,7 @@ pub mod timestamp;
 mod user;
 
 pub use chat::{Chat, NewChat};
-pub use event::{Event, LegacyMessageFields, MessageEvent, RemovalReason};
+pub use event::{EVENT_TYPES, Event, LegacyMessageFields, MessageEvent, RemovalReason, StreamEnd};
 pub use ids::{ChatId, MessageId, UserId};
 pub use message::{Message, NewMessage};
 pub use page::{Cursor, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageLimit, PageRequest};

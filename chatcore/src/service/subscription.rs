@@ -7,7 +7,7 @@
 use crate::auth::Actor;
 use crate::broker::{EventFrame, SharedEvent};
 use crate::error::Result;
-use crate::model::{ChatId, Event, PageRequest, RemovalReason};
+use crate::model::{ChatId, Event, PageRequest};
 use crate::store::Store;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -81,8 +81,9 @@ impl Subscription {
         self.last_seq
     }
 
-    /// The next event; `None` once the stream has ended (after `lagged`, `chat_deleted`, or
-    /// the viewer's own removal), or on a store failure, which is logged.
+    /// The next event; `None` once the stream has ended (after `lagged`, or an event that
+    /// [ends the viewer's stream](Event::ends_stream_of)), or on a store failure, which is
+    /// logged.
     pub async fn next(&mut self) -> Option<SharedEvent> {
         match self.try_next().await {
             Ok(event) => event,
@@ -152,20 +153,13 @@ impl Subscription {
             {
                 Admission::CatchUpTo(*at_seq)
             }
-            Event::MemberRemoved { user, reason, .. } => {
-                // An admin removed from a chat may still read it; a deactivated one may not.
-                if user.id == self.viewer.id()
-                    && (!self.viewer.is_admin() || *reason == RemovalReason::Deactivated)
-                {
+            event => {
+                // An actor is active by construction, so `is_admin` means an active admin.
+                let (viewer, admin) = (self.viewer.id(), self.viewer.is_admin());
+                if let Some(end) = event.ends_stream_of(viewer, admin) {
+                    tracing::debug!(chat = %self.chat, %viewer, %end, "the stream ends");
                     self.ended = true;
                 }
-                Admission::Deliver
-            }
-            Event::ChatDeleted { .. } => {
-                self.ended = true;
-                Admission::Deliver
-            }
-            Event::MemberAdded { .. } | Event::ChatRenamed { .. } | Event::Lagged { .. } => {
                 Admission::Deliver
             }
         }
