@@ -36,8 +36,11 @@ pub struct TokenResponse {
     pub token: String,
 }
 
-/// Username and password, as login takes them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What `Debug` shows in place of a password.
+const REDACTED: &str = "***";
+
+/// Username and password, as login takes them. Its `Debug` hides the password.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct LoginRequest {
     /// The login name (case is ignored).
     pub username: String,
@@ -45,13 +48,31 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-/// A password change.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+/// A password change. Its `Debug` hides both passwords.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct PasswordChange {
     /// The current password.
     pub old_password: String,
     /// The new password; the same rules as at registration.
     pub new_password: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("old_password", &REDACTED)
+            .field("new_password", &REDACTED)
+            .finish()
+    }
 }
 
 /// The `{"message": "…"}` answer of membership changes.
@@ -66,4 +87,41 @@ pub struct Notice {
 pub struct ChatRename {
     /// New name, 1–100 characters after trimming.
     pub name: String,
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let shown = [
+            format!(
+                "{:?}",
+                LoginRequest {
+                    username: "ann".into(),
+                    password: "hunter2-secret".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                PasswordChange {
+                    old_password: "hunter2-secret".into(),
+                    new_password: "hunter3-secret".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                Registration {
+                    username: "ann".into(),
+                    password: "hunter2-secret".into(),
+                    ..Registration::default()
+                }
+            ),
+        ];
+        for text in &shown {
+            assert!(!text.contains("secret"), "{text}");
+        }
+        assert!(shown[0].contains("ann"), "the username stays: {}", shown[0]);
+    }
 }

@@ -44,8 +44,8 @@ pub struct UserDetail {
     pub is_superuser: bool,
 }
 
-/// What a new account is made of.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// What a new account is made of. Its `Debug` hides the password.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Registration {
     /// Wanted login name.
     pub username: String,
@@ -60,6 +60,18 @@ pub struct Registration {
     /// Optional family name.
     #[serde(default)]
     pub last_name: String,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("username", &self.username)
+            .field("password", &super::REDACTED)
+            .field("email", &self.email)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .finish()
+    }
 }
 
 /// A change to one's own profile; `None` leaves a field as it is.
