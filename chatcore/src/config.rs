@@ -66,7 +66,8 @@ pub struct Config {
     pub hash_concurrency: Option<usize>,
     /// How long a login may wait for a hashing slot before `Unavailable`.
     pub hash_wait: Duration,
-    /// Most messages one group-commit transaction stores (1 = one transaction per message).
+    /// Most messages one group-commit transaction stores (1 = one transaction per message;
+    /// at most `writer::MAX_BATCH_LIMIT`, the databases' bind-parameter limits).
     pub max_batch: usize,
     /// Writer tasks on PostgreSQL, sharded by chat id (SQLite always has one).
     pub pg_writers: usize,

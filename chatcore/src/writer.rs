@@ -16,6 +16,11 @@ struct Job {
     reply: oneshot::Sender<Result<StoredMessage>>,
 }
 
+/// The most messages one transaction stores, whatever `max_batch` says: the batch is one
+/// multi-row `INSERT` of 6 bind parameters a row, and SQLite takes at most 32 766 bind
+/// parameters in a statement (PostgreSQL 65 535).
+pub const MAX_BATCH_LIMIT: usize = 4096;
+
 /// Handle to the writer tasks. The `std` mutexes are never held across `.await`.
 pub struct Writer {
     /// One queue per shard; emptied by [`Writer::shutdown`], after which posts are refused.
@@ -30,14 +35,15 @@ fn unavailable() -> Error {
 }
 
 impl Writer {
-    /// Starts `shards` writer tasks storing up to `max_batch` messages per transaction.
+    /// Starts `shards` writer tasks storing up to `max_batch` messages per transaction
+    /// (clamped to 1..=[`MAX_BATCH_LIMIT`]).
     pub fn start(
         store: Arc<dyn Store>,
         broker: Arc<dyn Broker>,
         shards: usize,
         max_batch: usize,
     ) -> Self {
-        let max_batch = max_batch.max(1);
+        let max_batch = max_batch.clamp(1, MAX_BATCH_LIMIT);
         let (senders, tasks) = (0..shards.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::channel(max_batch * 4);

@@ -13,7 +13,26 @@ contract_tests!(
     history_pages_follow_the_cursors,
     a_stored_message_reads_back_identical,
     after_shutdown_posts_are_refused_and_queued_ones_kept,
+    a_max_batch_beyond_the_bind_parameter_limits_still_stores_every_post with Config { max_batch: usize::MAX / 2, ..Config::for_tests() },
 );
+
+/// 7 000 posts queued at once against a `max_batch` no database could take in one
+/// statement (6 bind parameters a row; SQLite allows 32 766, PostgreSQL 65 535): the writer
+/// clamps its batches, so every post is stored.
+async fn a_max_batch_beyond_the_bind_parameter_limits_still_stores_every_post(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let chat = t.chat(&admin, "general", &[&alice]).await;
+    let msg = t.core.messaging();
+    let posts = (0..7000).map(|i| msg.post(&alice, chat, text(&format!("m{i}"))));
+    let results = futures_util::future::join_all(posts).await;
+    assert!(
+        results.iter().all(Result::is_ok),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
+    assert_eq!(t.raw.count("messages").await, 7000);
+}
 
 fn text(content: &str) -> NewMessage {
     NewMessage {
