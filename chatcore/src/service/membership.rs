@@ -53,30 +53,15 @@ impl CoreMembership {
     }
 }
 
-fn inactive(user: &UserRecord) -> Error {
-    Error::conflict(format!("User {} is inactive", user.username))
-}
-
 #[async_trait]
 impl MembershipService for CoreMembership {
     async fn create_chat(&self, actor: &Actor, new: NewChat) -> Result<Chat> {
         require_admin(actor)?;
         let name = validate::chat_name(&new.name)?;
-        let mut members = new.participants;
-        members.sort();
-        members.dedup();
-        for &id in &members {
-            let user =
-                self.store.user_by_id(id).await?.ok_or_else(|| {
-                    Error::invalid("participants", format!("unknown user id {id}"))
-                })?;
-            if !user.is_active {
-                return Err(inactive(&user));
-            }
-        }
+        // The store checks every member (exists, active) under its row lock.
         let id = self
             .store
-            .create_chat(&name, &members, timestamp::now())
+            .create_chat(&name, &new.participants, timestamp::now())
             .await?;
         self.full_chat(actor, id).await
     }
@@ -130,9 +115,7 @@ impl MembershipService for CoreMembership {
         existing_chat(&*self.store, chat).await?;
         require_admin(actor)?;
         let target = self.user(user).await?;
-        if !target.is_active {
-            return Err(inactive(&target));
-        }
+        // Whether the user is active is checked by the store, under the user's lock.
         match self.store.add_member(chat, user, timestamp::now()).await? {
             MemberChange::ChatMissing => return Err(Error::NotFound("Chat")),
             MemberChange::Changed { at_seq } => {

@@ -93,7 +93,8 @@ pub trait Store: Send + Sync {
     async fn delete_session(&self, session_hash: &str, now: OffsetDateTime) -> Result<()>;
 
     // --- chats and membership ---
-    /// Creates a chat with its first members in one transaction.
+    /// Creates a chat with its first members in one transaction; an unknown member is
+    /// `Invalid`, an inactive one `Conflict` (checked under the members' row locks).
     async fn create_chat(
         &self,
         name: &str,
@@ -109,7 +110,8 @@ pub trait Store: Send + Sync {
     async fn rename_chat(&self, id: ChatId, name: &str) -> Result<Option<i64>>;
     /// Deletes a chat with its messages and memberships; `None` when it did not exist.
     async fn delete_chat(&self, id: ChatId) -> Result<Option<i64>>;
-    /// Adds a member under the chat's lock.
+    /// Adds a member under the user's and the chat's locks; an unknown user is `NotFound`,
+    /// an inactive one `Conflict`.
     async fn add_member(
         &self,
         chat: ChatId,

@@ -15,6 +15,7 @@ contract_tests!(
     only_admins_and_themselves_see_email_addresses,
     admins_list_every_chat_and_members_their_own,
     chat_lists_carry_the_last_message,
+    a_deactivation_racing_an_add_never_leaves_an_inactive_member,
 );
 
 /// Who is asking.
@@ -414,4 +415,65 @@ async fn chat_lists_carry_the_last_message(t: TestCore) {
     let listed = t.core.membership().list_chats(&alice).await.unwrap();
     assert_eq!(listed[0].last_seq, 2);
     assert_eq!(listed[0].last_message.as_ref().unwrap().content, "second");
+}
+
+/// An admin adds a user to a chat while another admin deactivates them, many times over:
+/// either the add is refused (409), or the deactivation finds the membership and its
+/// `member_removed{deactivated}` event reaches the chat; never an inactive member behind
+/// the subscribers' backs.
+async fn a_deactivation_racing_an_add_never_leaves_an_inactive_member(t: TestCore) {
+    let admin = t.admin("root").await;
+    let chat = t.chat(&admin, "general", &[]).await;
+    let mut events = t
+        .core
+        .messaging()
+        .subscribe(&admin, chat, None)
+        .await
+        .unwrap();
+    let deactivate = UserFlagsUpdate {
+        is_active: Some(false),
+        is_superuser: None,
+    };
+    for round in 0..40 {
+        let user = t.user(&format!("racer{round}")).await;
+        let add = t.core.membership().add_member(&admin, chat, user.id());
+        let off = t
+            .core
+            .auth()
+            .update_user(&admin, user.id(), deactivate.clone());
+        let (added, deactivated) = tokio::join!(add, off);
+        deactivated.expect("the deactivation succeeds");
+        let member = match &added {
+            Ok(_) => t
+                .core
+                .membership()
+                .members(&admin, chat)
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.id == user.id()),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Conflict, "round {round}: {e}");
+                false
+            }
+        };
+        if member {
+            // Its removal must be on the stream (after the `member_added`).
+            let mut removed = false;
+            while let Ok(Some(frame)) =
+                tokio::time::timeout(std::time::Duration::from_secs(5), events.next()).await
+            {
+                if let Event::MemberRemoved {
+                    user: u, reason, ..
+                } = frame.event()
+                    && u.id == user.id()
+                {
+                    assert_eq!(*reason, RemovalReason::Deactivated);
+                    removed = true;
+                    break;
+                }
+            }
+            assert!(removed, "round {round}: an inactive member and no event");
+        }
+    }
 }

@@ -23,16 +23,53 @@ pub(super) async fn lock_chat(
         .await
 }
 
+/// Takes a user's row lock (a no-op update) and reads `(is_active, username)`; `None` when
+/// there is no such user. Deactivation updates the same row first, so a membership added
+/// under this lock is either refused or seen by the deactivation (which locks users before
+/// chats: every writer takes them in that order).
+async fn lock_user(
+    tx: &mut Transaction<'static, Db>,
+    user: UserId,
+) -> sqlx::Result<Option<(bool, String)>> {
+    sqlx::query_as(
+        "UPDATE users SET is_active = is_active WHERE id = $1 RETURNING is_active, username",
+    )
+    .bind(user)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The conflict of adding an inactive user.
+fn inactive(username: &str) -> Error {
+    Error::conflict(format!("User {username} is inactive"))
+}
+
 /// Creates a chat with its first members in one transaction; an unknown member is
-/// `Invalid` on `participants`.
+/// `Invalid` on `participants`, an inactive one a `Conflict` (checked under the members'
+/// row locks, taken in ascending id order).
 pub(super) async fn create(
     pool: &Pool<Db>,
     name: &str,
     members: &[UserId],
     now: OffsetDateTime,
 ) -> Result<ChatId> {
+    let mut members = members.to_vec();
+    members.sort_unstable();
+    members.dedup();
     let run = async {
         let mut tx = super::begin_write(pool).await?;
+        for &user in &members {
+            match lock_user(&mut tx, user).await? {
+                None => {
+                    return Ok(Err(Error::invalid(
+                        "participants",
+                        format!("unknown user id {user}"),
+                    )));
+                }
+                Some((false, username)) => return Ok(Err(inactive(&username))),
+                Some((true, _)) => {}
+            }
+        }
         let id: ChatId = sqlx::query_scalar(
             "INSERT INTO chats (name, created_at, last_seq) VALUES ($1, $2, 0) RETURNING id",
         )
@@ -40,7 +77,7 @@ pub(super) async fn create(
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        for user in members {
+        for user in &members {
             sqlx::query(
                 "INSERT INTO memberships (chat_id, user_id, joined_at) VALUES ($1, $2, $3) \
                  ON CONFLICT DO NOTHING",
@@ -52,14 +89,14 @@ pub(super) async fn create(
             .await?;
         }
         tx.commit().await?;
-        Ok(id)
+        Ok(Ok(id))
     };
     run.await.map_err(|e: sqlx::Error| match &e {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
             Error::invalid("participants", "unknown user id")
         }
         _ => Error::internal("create chat", e),
-    })
+    })?
 }
 
 /// A chat's own row.
@@ -173,7 +210,8 @@ pub(super) async fn delete(pool: &Pool<Db>, id: ChatId) -> Result<Option<i64>> {
     run.await.map_err(internal("delete chat"))
 }
 
-/// Adds a member under the chat's lock; an unknown user is `NotFound`.
+/// Adds a member under the user's and the chat's locks (in that order); an unknown user is
+/// `NotFound`, an inactive one a `Conflict`.
 pub(super) async fn add_member(
     pool: &Pool<Db>,
     chat: ChatId,
@@ -182,8 +220,13 @@ pub(super) async fn add_member(
 ) -> Result<MemberChange> {
     let run = async {
         let mut tx = super::begin_write(pool).await?;
+        match lock_user(&mut tx, user).await? {
+            None => return Ok(Err(Error::NotFound("User"))),
+            Some((false, username)) => return Ok(Err(inactive(&username))),
+            Some((true, _)) => {}
+        }
         let Some(at_seq) = lock_chat(&mut tx, chat).await? else {
-            return Ok(MemberChange::ChatMissing);
+            return Ok(Ok(MemberChange::ChatMissing));
         };
         let added = sqlx::query(
             "INSERT INTO memberships (chat_id, user_id, joined_at) VALUES ($1, $2, $3) \
@@ -196,12 +239,12 @@ pub(super) async fn add_member(
         .await?
         .rows_affected();
         tx.commit().await?;
-        Ok(changed(added, at_seq))
+        Ok(Ok(changed(added, at_seq)))
     };
     run.await.map_err(|e: sqlx::Error| match &e {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::NotFound("User"),
         _ => Error::internal("add member", e),
-    })
+    })?
 }
 
 /// Removes a member under the chat's lock.
