@@ -16,7 +16,44 @@ contract_tests!(
     admins_list_every_chat_and_members_their_own,
     chat_lists_carry_the_last_message,
     a_deactivation_racing_an_add_never_leaves_an_inactive_member,
+    ids_of_deleted_chats_and_messages_never_come_back,
 );
+
+/// Deleting the newest chat (with the newest messages) must not free its id, nor its
+/// messages' ids, for what is created next: clients and logs keep them.
+async fn ids_of_deleted_chats_and_messages_never_come_back(t: TestCore) {
+    let admin = t.admin("root").await;
+    let alice = t.user("alice").await;
+    let kept = t.chat(&admin, "kept", &[&alice]).await;
+    let doomed = t.chat(&admin, "doomed", &[&alice]).await;
+    let post = |chat| {
+        t.core.messaging().post(
+            &alice,
+            chat,
+            NewMessage {
+                content: "hi".into(),
+                client_id: None,
+            },
+        )
+    };
+    post(kept).await.unwrap();
+    let doomed_message = post(doomed).await.unwrap().message.id;
+    t.core
+        .membership()
+        .delete_chat(&admin, doomed)
+        .await
+        .unwrap();
+    let next_chat = t.chat(&admin, "next", &[&alice]).await;
+    assert!(
+        next_chat.0 > doomed.0,
+        "chat id {doomed:?} came back as {next_chat:?}"
+    );
+    let next_message = post(kept).await.unwrap().message.id;
+    assert!(
+        next_message.0 > doomed_message.0,
+        "message id {doomed_message:?} came back as {next_message:?}"
+    );
+}
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq)]
