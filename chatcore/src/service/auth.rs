@@ -105,12 +105,25 @@ impl CoreAuth {
         Ok(record.filter(|r| matches && r.is_active))
     }
 
-    async fn mint_token(&self, user: UserId) -> Result<String> {
+    /// Mints a token for `record`, whose credentials were just verified: it is stored only
+    /// if they still hold (a password change or deactivation meanwhile answers
+    /// `InvalidCredentials`, never a token that outlives them).
+    async fn mint_token(&self, record: &UserRecord) -> Result<String> {
         let token = new_token();
-        self.store
-            .insert_token(user, &sha256_hex(&token), timestamp::now())
+        let stored = self
+            .store
+            .insert_token(
+                record.id,
+                &record.password_hash,
+                &sha256_hex(&token),
+                timestamp::now(),
+            )
             .await?;
-        Ok(token)
+        if stored {
+            Ok(token)
+        } else {
+            Err(Error::InvalidCredentials)
+        }
     }
 
     /// Validates a registration and stores the account.
@@ -246,13 +259,13 @@ impl AuthService for CoreAuth {
             return Err(Error::forbidden("Registration is closed"));
         }
         let record = self.create_account(registration, false).await?;
-        let token = self.mint_token(record.id).await?;
+        let token = self.mint_token(&record).await?;
         Ok((record.user(), token))
     }
 
     async fn login(&self, username: &str, password: &str, client: &ClientInfo) -> Result<String> {
         let record = self.check_password(username, password, client).await?;
-        self.mint_token(record.id).await
+        self.mint_token(&record).await
     }
 
     async fn logout(&self, token: &str) -> Result<()> {
@@ -271,9 +284,19 @@ impl AuthService for CoreAuth {
         let id = random_hex(32);
         let csrf_token = random_hex(32);
         let expires_at = timestamp::now() + self.config.session_ttl;
-        self.store
-            .insert_session(&sha256_hex(&id), record.id, &csrf_token, expires_at)
+        let stored = self
+            .store
+            .insert_session(
+                &sha256_hex(&id),
+                record.id,
+                &record.password_hash,
+                &csrf_token,
+                expires_at,
+            )
             .await?;
+        if !stored {
+            return Err(Error::InvalidCredentials);
+        }
         let actor = active_actor(record)?.with_csrf_token(csrf_token.clone());
         Ok(NewSession {
             id,
@@ -326,7 +349,11 @@ impl AuthService for CoreAuth {
         }
         let hash = self.new_password_hash(&record, new).await?;
         self.store.set_password_hash(record.id, &hash).await?;
-        self.mint_token(record.id).await
+        let changed = UserRecord {
+            password_hash: hash,
+            ..record
+        };
+        self.mint_token(&changed).await
     }
 
     async fn list_users(

@@ -68,21 +68,30 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<UserRecord>>;
 
     // --- tokens and sessions (keyed by the SHA-256 hex of the secret) ---
-    /// Stores a token hash for a user.
-    async fn insert_token(&self, user: UserId, token_hash: &str, now: OffsetDateTime)
-    -> Result<()>;
+    /// Stores a token hash for a user, if the user is active and their password hash is
+    /// still `verified_hash` (checked under the user's row lock, which a password change and
+    /// a deactivation take too); `false` when the credentials changed since they were
+    /// verified, and nothing is stored.
+    async fn insert_token(
+        &self,
+        user: UserId,
+        verified_hash: &str,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
     /// The account owning a token hash.
     async fn token_user(&self, token_hash: &str) -> Result<Option<UserRecord>>;
     /// Deletes a token hash.
     async fn delete_token(&self, token_hash: &str) -> Result<()>;
-    /// Stores a session.
+    /// Stores a session, under the same condition as [`Store::insert_token`].
     async fn insert_session(
         &self,
         session_hash: &str,
         user: UserId,
+        verified_hash: &str,
         csrf_token: &str,
         expires_at: OffsetDateTime,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     /// The account and CSRF token of a session that has not expired at `now`.
     async fn session_user(
         &self,

@@ -30,6 +30,8 @@ contract_tests!(
     },
     only_admins_list_and_search_users,
     profile_updates_are_validated,
+    a_login_racing_a_password_change_never_keeps_a_valid_token,
+    a_session_opened_during_a_deactivation_never_works_again,
     external_identities_are_provisioned_once,
     basic_credentials_authenticate_like_login,
 );
@@ -586,4 +588,61 @@ async fn basic_credentials_authenticate_like_login(t: TestCore) {
         ),
         ErrorKind::InvalidCredentials
     );
+}
+
+/// A login with the old password runs alongside a password change, many times over. The
+/// change revokes every credential that exists when it commits, so the login either fails
+/// or its token was revoked: never a token minted from a password that no longer holds.
+async fn a_login_racing_a_password_change_never_keeps_a_valid_token(t: TestCore) {
+    let auth = t.core.auth();
+    let mut passwords = vec![PASSWORD.to_owned()];
+    let user = t.user("racer").await;
+    for round in 0..30 {
+        let old = passwords.last().unwrap().clone();
+        let new = format!("{old}-{round}");
+        let client = ClientInfo::default();
+        let login = auth.login("racer", &old, &client);
+        let change = auth.change_password(&user, &old, &new);
+        let (logged_in, changed) = tokio::join!(login, change);
+        changed.expect("the change succeeds");
+        passwords.push(new);
+        if let Ok(token) = logged_in {
+            assert!(
+                t.by_token(&token).await.is_err(),
+                "round {round}: a token minted with the old password still works"
+            );
+        }
+    }
+}
+
+/// A session opened while an admin deactivates the user must not come back to life when the
+/// user is reactivated.
+async fn a_session_opened_during_a_deactivation_never_works_again(t: TestCore) {
+    let admin = t.admin("root").await;
+    let auth = t.core.auth();
+    let user = t.user("racer").await;
+    let flags = |active| UserFlagsUpdate {
+        is_active: Some(active),
+        is_superuser: None,
+    };
+    for round in 0..30 {
+        let client = ClientInfo::default();
+        let open = auth.create_session("racer", PASSWORD, &client);
+        let off = auth.update_user(&admin, user.id(), flags(false));
+        let (opened, deactivated) = tokio::join!(open, off);
+        deactivated.expect("the deactivation succeeds");
+        auth.update_user(&admin, user.id(), flags(true))
+            .await
+            .expect("the reactivation succeeds");
+        if let Ok(session) = opened {
+            let credential = Credential::Session(session.id);
+            let again = t
+                .core
+                .services()
+                .authenticator
+                .authenticate(&credential, &ClientInfo::default())
+                .await;
+            assert!(again.is_err(), "round {round}: the session works again");
+        }
+    }
 }

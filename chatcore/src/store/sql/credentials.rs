@@ -43,21 +43,47 @@ pub(super) async fn revoke_all(tx: &mut Transaction<'static, Db>, id: UserId) ->
     Ok(())
 }
 
-/// Stores a token hash for a user.
+/// Takes the user's row lock if the user is active and their password hash is still
+/// `verified_hash`: whether a credential minted from that verification may be stored.
+async fn lock_verified_user(
+    tx: &mut Transaction<'static, Db>,
+    user: UserId,
+    verified_hash: &str,
+) -> sqlx::Result<bool> {
+    let locked: Option<UserId> = sqlx::query_scalar(
+        "UPDATE users SET is_active = is_active \
+         WHERE id = $1 AND password_hash = $2 AND is_active RETURNING id",
+    )
+    .bind(user)
+    .bind(verified_hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(locked.is_some())
+}
+
+/// Stores a token hash for a user whose credentials are still the verified ones.
 pub(super) async fn insert_token(
     pool: &Pool<Db>,
     user: UserId,
+    verified_hash: &str,
     token_hash: &str,
     now: OffsetDateTime,
-) -> Result<()> {
-    sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
-        .bind(token_hash)
-        .bind(user)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(internal("insert token"))
+) -> Result<bool> {
+    let run = async {
+        let mut tx = super::begin_write(pool).await?;
+        if !lock_verified_user(&mut tx, user, verified_hash).await? {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(user)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    };
+    run.await.map_err(internal("insert token"))
 }
 
 /// The account owning a token hash.
@@ -83,26 +109,34 @@ pub(super) async fn delete_token(pool: &Pool<Db>, token_hash: &str) -> Result<()
         .map_err(internal("delete token"))
 }
 
-/// Stores a session.
+/// Stores a session for a user whose credentials are still the verified ones.
 pub(super) async fn insert_session(
     pool: &Pool<Db>,
     session_hash: &str,
     user: UserId,
+    verified_hash: &str,
     csrf_token: &str,
     expires_at: OffsetDateTime,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (session_hash, user_id, csrf_token, expires_at) \
-         VALUES ($1, $2, $3, $4)",
-    )
-    .bind(session_hash)
-    .bind(user)
-    .bind(csrf_token)
-    .bind(expires_at)
-    .execute(pool)
-    .await
-    .map(|_| ())
-    .map_err(internal("insert session"))
+) -> Result<bool> {
+    let run = async {
+        let mut tx = super::begin_write(pool).await?;
+        if !lock_verified_user(&mut tx, user, verified_hash).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO sessions (session_hash, user_id, csrf_token, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(session_hash)
+        .bind(user)
+        .bind(csrf_token)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    };
+    run.await.map_err(internal("insert session"))
 }
 
 /// The account and CSRF token of a session that has not expired at `now`.

@@ -181,10 +181,12 @@ macro_rules! impl_sql_store {
                 async fn insert_token(
                     &self,
                     user: UserId,
+                    verified_hash: &str,
                     token_hash: &str,
                     now: OffsetDateTime,
-                ) -> Result<()> {
-                    credentials::insert_token(&self.pool, user, token_hash, now).await
+                ) -> Result<bool> {
+                    credentials::insert_token(&self.pool, user, verified_hash, token_hash, now)
+                        .await
                 }
 
                 async fn token_user(&self, token_hash: &str) -> Result<Option<UserRecord>> {
@@ -199,13 +201,15 @@ macro_rules! impl_sql_store {
                     &self,
                     session_hash: &str,
                     user: UserId,
+                    verified_hash: &str,
                     csrf_token: &str,
                     expires_at: OffsetDateTime,
-                ) -> Result<()> {
+                ) -> Result<bool> {
                     credentials::insert_session(
                         &self.pool,
                         session_hash,
                         user,
+                        verified_hash,
                         csrf_token,
                         expires_at,
                     )
