@@ -196,6 +196,17 @@ pub async fn spawn_app_with(
     config: Config,
     settings: Settings,
 ) -> Option<TestApp> {
+    spawn_app_customized(backend, config, settings, |_| {}).await
+}
+
+/// A server whose services `customize` changes before they are served (say, to plug in an
+/// authenticator); the app's `services` are the ones served.
+pub async fn spawn_app_customized(
+    backend: Backend,
+    config: Config,
+    settings: Settings,
+    customize: impl FnOnce(&mut Services),
+) -> Option<TestApp> {
     init_logs();
     let (core, sqlite_dir, pg_schema) = match backend {
         Backend::Sqlite => {
@@ -228,7 +239,8 @@ pub async fn spawn_app_with(
         .await
         .expect("a port is free");
     let address = listener.local_addr().expect("the listener has an address");
-    let services = core.services();
+    let mut services = core.services();
+    customize(&mut services);
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(chat_server_task(
         listener,
@@ -286,6 +298,19 @@ impl TestApp {
         if let Some(core) = self.core.take() {
             core.shutdown().await;
         }
+    }
+
+    /// An anonymous `chat-sdk` client of this server.
+    pub fn sdk(&self) -> chat_sdk::Client {
+        chat_sdk::Client::new(&self.base_url)
+            .expect("the test server's address is a valid base URL")
+    }
+
+    /// A `chat-sdk` client that sends `user`'s token.
+    pub fn sdk_as(&self, user: &TestUser) -> chat_sdk::Client {
+        self.sdk()
+            .with_token(&user.token)
+            .expect("a server token is a valid header")
     }
 
     /// The actor for a user (as the core sees them).
