@@ -10,7 +10,7 @@ use chatcore::{Actor, ChatCore, Config};
 use std::fmt::{Debug, Display};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The error of a failed measurement or setup step.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -289,6 +289,77 @@ pub fn exit_if_failed(failures: usize) {
     if failures > 0 {
         eprintln!("{failures} measurements FAILED (see above)");
         std::process::exit(1);
+    }
+}
+
+// ----- a closed-loop measurement -------------------------------------------------------------
+
+/// The timeline of a closed-loop measurement: every worker waits for `start` (a moment
+/// after setup, so that all start together), warms up until `measured_from`, and starts no
+/// request at or after `until`.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// When the workers start.
+    pub start: Instant,
+    /// The end of the warm-up: requests that begin from here on are measured.
+    pub measured_from: Instant,
+    /// No request begins at or after this.
+    pub until: Instant,
+}
+
+impl Window {
+    /// A timeline starting 50 ms from now: `warmup`, then the measured `window`.
+    pub fn new(warmup: Duration, window: Duration) -> Self {
+        let start = Instant::now() + Duration::from_millis(50);
+        let measured_from = start + warmup;
+        Self {
+            start,
+            measured_from,
+            until: measured_from + window,
+        }
+    }
+
+    /// Whether a request that began at `began` is measured (it began after the warm-up).
+    pub fn measures(&self, began: Instant) -> bool {
+        began >= self.measured_from
+    }
+}
+
+/// The measured requests of one or more workers: when each ended (from the end of the
+/// warm-up) and how long it took.
+#[derive(Debug, Default)]
+pub struct Samples {
+    ended_and_took: Vec<(Duration, Duration)>,
+}
+
+impl Samples {
+    /// Records a request from `began` to `done`, when `window` measures it.
+    pub fn record(&mut self, window: &Window, began: Instant, done: Instant) {
+        if window.measures(began) {
+            self.ended_and_took
+                .push((done - window.measured_from, done - began));
+        }
+    }
+
+    /// Adds another worker's samples.
+    pub fn merge(&mut self, other: Samples) {
+        self.ended_and_took.extend(other.ended_and_took);
+    }
+
+    /// From the end of the warm-up to the last measured end, and every latency.
+    pub fn into_parts(self) -> (Duration, Vec<Duration>) {
+        let elapsed = self
+            .ended_and_took
+            .iter()
+            .map(|&(ended, _)| ended)
+            .max()
+            .unwrap_or(Duration::ZERO);
+        let latencies = self
+            .ended_and_took
+            .into_iter()
+            .map(|(_, took)| took)
+            .collect();
+        (elapsed, latencies)
     }
 }
 

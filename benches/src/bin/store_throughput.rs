@@ -14,9 +14,9 @@
 //! every SQLite measurement its own file, so each starts from empty tables.
 
 use benches::{
-    Backend, BenchCore, BoxError, Percentiles, Summary, arg, create_users, exit_if_failed,
-    list_arg, load_average, machine, ms, print_median_note, read_back, repeat_arg, run_rounds,
-    sqlite_dir_arg,
+    Backend, BenchCore, BoxError, Percentiles, Samples, Summary, Window, arg, create_users,
+    exit_if_failed, list_arg, load_average, machine, ms, print_median_note, read_back, repeat_arg,
+    run_rounds, sqlite_dir_arg,
 };
 use chatcore::model::{ChatId, NewChat, NewMessage};
 use chatcore::{Actor, Config};
@@ -78,10 +78,10 @@ impl Outcome {
     }
 }
 
-/// What one poster task reports: (start offset from the warm-up end, latency) of each
-/// measured post, the number of acknowledged posts in all, and failures.
+/// What one poster task reports: its measured posts, the number of acknowledged posts in
+/// all, and failures.
 struct PosterReport {
-    measured: Vec<(Duration, Duration)>,
+    measured: Samples,
     acknowledged: usize,
     errors: usize,
 }
@@ -187,9 +187,7 @@ async fn measure(
         }
     };
 
-    let start = Instant::now() + Duration::from_millis(50);
-    let measured_from = start + warmup;
-    let until = measured_from + window;
+    let timeline = Window::new(warmup, window);
     let tasks: Vec<_> = users
         .into_iter()
         .zip(chats.iter().copied())
@@ -197,16 +195,16 @@ async fn measure(
         .map(|(i, (user, chat))| {
             let messaging = Arc::clone(core.messaging());
             tokio::spawn(async move {
-                tokio::time::sleep_until(start.into()).await;
+                tokio::time::sleep_until(timeline.start.into()).await;
                 let mut report = PosterReport {
-                    measured: Vec::new(),
+                    measured: Samples::default(),
                     acknowledged: 0,
                     errors: 0,
                 };
                 let mut k = 0_u64;
                 loop {
                     let began = Instant::now();
-                    if began >= until {
+                    if began >= timeline.until {
                         break;
                     }
                     k += 1;
@@ -225,9 +223,7 @@ async fn measure(
                     match result {
                         Ok(_) => {
                             report.acknowledged += 1;
-                            if began >= measured_from {
-                                report.measured.push((done - measured_from, done - began));
-                            }
+                            report.measured.record(&timeline, began, done);
                         }
                         Err(e) => {
                             report.errors += 1;
@@ -242,19 +238,16 @@ async fn measure(
         })
         .collect();
 
-    let mut latencies = Vec::new();
-    let mut elapsed = Duration::ZERO;
+    let mut samples = Samples::default();
     let mut acknowledged = 0;
     let mut errors = 0;
     for task in tasks {
         let report = task.await?;
         acknowledged += report.acknowledged;
         errors += report.errors;
-        for (finished_at, latency) in report.measured {
-            elapsed = elapsed.max(finished_at);
-            latencies.push(latency);
-        }
+        samples.merge(report.measured);
     }
+    let (elapsed, mut latencies) = samples.into_parts();
 
     // Every acknowledged post is stored, with no gap in any chat's seq. The writer stamps
     // every message of one transaction with the same time, so distinct timestamps count

@@ -3,13 +3,13 @@
 //! Also the page check before the load and the connections of the setup requests.
 
 use crate::{Cell, Op, Outcome, Target, Timing};
-use benches::{BoxError, Percentiles};
+use benches::{BoxError, Percentiles, Samples, Window};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// One connection of the built-in client: HTTP/1.1, keep-alive, no Nagle delay.
 pub(crate) async fn connect(
@@ -66,11 +66,11 @@ pub(crate) async fn check_page(target: &Target) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// What one built-in connection reports: (end offset from the window start, latency) of
-/// each request that started in the window, and the counts.
+/// What one built-in connection reports: the requests that started in the window, and the
+/// counts.
 #[derive(Default)]
 struct ConnectionReport {
-    measured: Vec<(Duration, Duration)>,
+    measured: Samples,
     non_2xx: u64,
     errors: u64,
     /// 2xx posts over the whole run (warm-up included).
@@ -80,9 +80,7 @@ struct ConnectionReport {
 /// `connections` users, each on their own keep-alive connection with their own token,
 /// sending one request at a time for the warm-up and the window.
 pub(crate) async fn run(target: &Target, cell: Cell, timing: Timing) -> Result<Outcome, BoxError> {
-    let start = Instant::now() + Duration::from_millis(50);
-    let measured_from = start + timing.warmup;
-    let until = measured_from + timing.window;
+    let timeline = Window::new(timing.warmup, timing.window);
     let users = cell.connections.min(target.tokens.len());
     let tasks: Vec<_> = (0..cell.connections)
         .map(|c| {
@@ -91,11 +89,11 @@ pub(crate) async fn run(target: &Target, cell: Cell, timing: Timing) -> Result<O
             tokio::spawn(async move {
                 let mut report = ConnectionReport::default();
                 let mut sender = connect(target.addr).await?;
-                tokio::time::sleep_until(start.into()).await;
+                tokio::time::sleep_until(timeline.start.into()).await;
                 let mut k = 0_u64;
                 loop {
                     let began = Instant::now();
-                    if began >= until {
+                    if began >= timeline.until {
                         break;
                     }
                     k += 1;
@@ -119,12 +117,10 @@ pub(crate) async fn run(target: &Target, cell: Cell, timing: Timing) -> Result<O
                                 if cell.op == Op::Post {
                                     report.posted += 1;
                                 }
-                            } else if began >= measured_from {
+                            } else if timeline.measures(began) {
                                 report.non_2xx += 1;
                             }
-                            if began >= measured_from {
-                                report.measured.push((done - measured_from, done - began));
-                            }
+                            report.measured.record(&timeline, began, done);
                         }
                         Err(e) => {
                             report.errors += 1;
@@ -140,8 +136,7 @@ pub(crate) async fn run(target: &Target, cell: Cell, timing: Timing) -> Result<O
         })
         .collect();
 
-    let mut latencies = Vec::new();
-    let mut elapsed = Duration::ZERO;
+    let mut samples = Samples::default();
     let mut non_2xx = 0;
     let mut errors = 0;
     let mut posted = 0;
@@ -150,11 +145,9 @@ pub(crate) async fn run(target: &Target, cell: Cell, timing: Timing) -> Result<O
         non_2xx += report.non_2xx;
         errors += report.errors;
         posted += report.posted;
-        for (finished_at, latency) in report.measured {
-            elapsed = elapsed.max(finished_at);
-            latencies.push(latency);
-        }
+        samples.merge(report.measured);
     }
+    let (elapsed, mut latencies) = samples.into_parts();
     let responses = latencies.len() as u64;
     Ok(Outcome {
         cell,
