@@ -6,7 +6,7 @@
 use crate::helpers::*;
 use ::examples::custom_auth::{CompanyDirectory, DirectoryAuthenticator, EMPLOYEES, IssuedKey};
 use ::examples::sdk_bot::{BotConfig, Credentials, PingBot};
-use chat_sdk::model::{ChatId, Message, NewChat, PageRequest, Registration, User, UserFlagsUpdate};
+use chat_sdk::model::{ChatId, Message, NewChat, PageRequest, Registration};
 use chat_sdk::{Client, UserQuery};
 use chat_server::Settings;
 use chatcore::Config;
@@ -41,18 +41,6 @@ fn with_key(app: &TestApp, keys: &[IssuedKey], username: &str) -> Client {
     app.sdk()
         .with_token(&issued.key)
         .expect("a directory key is a valid header")
-}
-
-/// Sets `user`'s `is_active` flag as `admin`.
-async fn set_active(admin: &Client, user: &User, active: bool) {
-    let flags = UserFlagsUpdate {
-        is_active: Some(active),
-        is_superuser: None,
-    };
-    admin
-        .update_user(user.id, &flags)
-        .await
-        .expect("the admin changes the flag");
 }
 
 #[tokio::test]
@@ -139,7 +127,7 @@ async fn directory_accounts_talk_in_an_admins_chat_under_the_cores_rules() {
     };
     let refused = alice.create_chat(&side_project).await.unwrap_err();
     assert_eq!(refused.status(), Some(403), "admins only");
-    set_active(&admin, &bob_user, false).await;
+    sdk_set_active(&admin, bob_user.id, false).await;
     let locked_out = bob.me().await.unwrap_err();
     assert_eq!(
         locked_out.status(),
@@ -303,7 +291,7 @@ async fn the_bot_stops_when_its_account_is_deactivated() {
     let (stop, bot) = world
         .start_bot(Credentials::Token(world.bot.token.clone()))
         .await;
-    set_active(&world.app.sdk_as(&world.admin), &world.bot.user, false).await;
+    sdk_set_active(&world.app.sdk_as(&world.admin), world.bot.id(), false).await;
     let ended = tokio::time::timeout(Duration::from_secs(10), bot).await;
     stop.cancel();
     let error = ended
