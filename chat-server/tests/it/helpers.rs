@@ -90,6 +90,17 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The value at `key` of every element of a JSON array body.
+    #[track_caller]
+    pub fn each(&self, key: &str) -> Vec<Value> {
+        self.json
+            .as_array()
+            .unwrap_or_else(|| panic!("not a JSON array: {}", self.text))
+            .iter()
+            .map(|element| element[key].clone())
+            .collect()
+    }
+
     /// Asserts the status, showing the body when it differs.
     #[track_caller]
     pub fn expect(&self, status: u16) -> &Self {
@@ -172,6 +183,13 @@ fn init_logs() {
 /// A server on SQLite with test settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Backend::Sqlite, Config::for_tests(), Settings::default())
+        .await
+        .expect("SQLite is always available")
+}
+
+/// A server on SQLite with this core config and the default HTTP settings.
+pub async fn spawn_app_with_config(config: Config) -> TestApp {
+    spawn_app_with(Backend::Sqlite, config, Settings::default())
         .await
         .expect("SQLite is always available")
 }
@@ -463,6 +481,14 @@ impl TestApp {
             .try_into()
             .unwrap_or_else(|_| unreachable!("one user per name"));
         (admin, users, chat)
+    }
+
+    /// An admin `root` and a chat `general` with the admin as its only member (admins post
+    /// only where they are members).
+    pub async fn admin_with_own_chat(&self) -> (TestUser, Chat) {
+        let admin = self.create_admin("root").await;
+        let chat = self.create_chat(&admin, "general", &[&admin]).await;
+        (admin, chat)
     }
 
     /// A live subscription to `chat` as `user`, through the core, from the next message on.
