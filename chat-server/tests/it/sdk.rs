@@ -46,6 +46,18 @@ fn assert_api_error<T: std::fmt::Debug>(result: Result<T, Error>, status: u16, k
     }
 }
 
+/// Fails listing every entry of `wrong` (the `what` that differ from the expectation).
+#[track_caller]
+fn assert_none_differ(wrong: &[String], what: &str) {
+    assert!(
+        wrong.is_empty(),
+        "{} {what} differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// The seqs of `messages`, in order.
 fn seqs(messages: &[chat_sdk::model::Message]) -> Vec<i64> {
     messages.iter().map(|m| m.seq).collect()
 }
@@ -706,12 +718,7 @@ async fn the_authorization_matrix_holds_for_every_sdk_method() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} cells differ:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
+    assert_none_differ(&wrong, "cells");
 }
 
 #[tokio::test]
@@ -740,12 +747,7 @@ async fn a_missing_chat_is_not_found_for_every_signed_in_caller() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} cells differ:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
+    assert_none_differ(&wrong, "cells");
 }
 
 // ----- live connection: what can be checked before the WebSocket issue lands --------------
@@ -772,10 +774,5 @@ async fn connecting_is_refused_before_any_upgrade_for_strangers_and_missing_chat
             ));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} cases differ:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
+    assert_none_differ(&wrong, "cases");
 }
