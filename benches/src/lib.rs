@@ -184,6 +184,25 @@ fn registration(username: &str) -> Registration {
 
 // ----- the matrix, run in rounds --------------------------------------------------------
 
+/// Every combination of one item of `a`, one of `b` and one of `c`, made into a cell by
+/// `cell`, in the order of nested loops (`a` outermost, `c` innermost).
+pub fn cells<A: Copy, B: Copy, C: Copy, T>(
+    a: &[A],
+    b: &[B],
+    c: &[C],
+    cell: impl Fn(A, B, C) -> T,
+) -> Vec<T> {
+    let mut cells = Vec::with_capacity(a.len() * b.len() * c.len());
+    for &x in a {
+        for &y in b {
+            for &z in c {
+                cells.push(cell(x, y, z));
+            }
+        }
+    }
+    cells
+}
+
 /// What [`run_rounds`] gives back: the successful runs of each cell, in the order of the
 /// cells, and the number of failed runs.
 pub struct Rounds<O> {

@@ -14,7 +14,7 @@
 //! every SQLite measurement its own file, so each starts from empty tables.
 
 use benches::{
-    Backend, BenchCore, BoxError, Percentiles, Samples, Summary, Window, arg, create_users,
+    Backend, BenchCore, BoxError, Percentiles, Samples, Summary, Window, arg, cells, create_users,
     exit_if_failed, list_arg, load_average, machine, ms, print_median_note, read_back, repeat_arg,
     run_rounds, sqlite_dir_arg,
 };
@@ -120,18 +120,16 @@ fn main() {
     let mut failures = 0;
     for backend_name in &backends {
         let backend = Backend::parse(backend_name, &sqlite_dir);
-        let mut cells = Vec::new();
-        for &scenario in &scenarios {
-            for &posters in &posters {
-                for &max_batch in &batches {
-                    cells.push(Cell {
-                        scenario,
-                        posters,
-                        max_batch,
-                    });
-                }
-            }
-        }
+        let cells = cells(
+            &scenarios,
+            &posters,
+            &batches,
+            |scenario, posters, max_batch| Cell {
+                scenario,
+                posters,
+                max_batch,
+            },
+        );
         let rounds = run_rounds(
             backend.label(),
             &cells,

@@ -44,7 +44,7 @@ mod server;
 mod tools;
 
 use benches::{
-    Backend, Percentiles, Summary, arg, exit_if_failed, list_arg, load_average, machine, ms,
+    Backend, Percentiles, Summary, arg, cells, exit_if_failed, list_arg, load_average, machine, ms,
     print_median_note, repeat_arg, run_rounds, sqlite_dir_arg,
 };
 use chatcore::model::ChatId;
@@ -280,18 +280,11 @@ fn main() {
             failures += 1;
             eprintln!("{}: the page check FAILED: {e}", heading);
         }
-        let mut cells = Vec::new();
-        for &op in &ops {
-            for &tool in &tools {
-                for &connections in &connections {
-                    cells.push(Cell {
-                        op,
-                        tool,
-                        connections,
-                    });
-                }
-            }
-        }
+        let cells = cells(&ops, &tools, &connections, |op, tool, connections| Cell {
+            op,
+            tool,
+            connections,
+        });
         let rounds = run_rounds(
             &heading,
             &cells,
