@@ -338,6 +338,12 @@ impl Window {
         }
     }
 
+    /// The moment a worker begins its next request: now, or `None` once the window is over.
+    pub fn next_start(&self) -> Option<Instant> {
+        let now = Instant::now();
+        (now < self.until).then_some(now)
+    }
+
     /// Whether a request that began at `began` is measured (it began after the warm-up).
     pub fn measures(&self, began: Instant) -> bool {
         began >= self.measured_from

@@ -200,11 +200,7 @@ async fn measure(
                     errors: 0,
                 };
                 let mut k = 0_u64;
-                loop {
-                    let began = Instant::now();
-                    if began >= timeline.until {
-                        break;
-                    }
+                while let Some(began) = timeline.next_start() {
                     k += 1;
                     let content = format!("message {k} from poster {i}: the quick brown fox");
                     let result = messaging

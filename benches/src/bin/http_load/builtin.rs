@@ -91,11 +91,7 @@ pub(crate) async fn run(target: &Target, cell: Cell, timing: Timing) -> Result<O
                 let mut sender = connect(target.addr).await?;
                 tokio::time::sleep_until(timeline.start.into()).await;
                 let mut k = 0_u64;
-                loop {
-                    let began = Instant::now();
-                    if began >= timeline.until {
-                        break;
-                    }
+                while let Some(began) = timeline.next_start() {
                     k += 1;
                     let body = format!(
                         r#"{{"content": "message {k} from connection {c}: the quick brown fox"}}"#
