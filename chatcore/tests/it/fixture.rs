@@ -277,8 +277,10 @@ pub fn kind<T: std::fmt::Debug>(r: Result<T, Error>) -> ErrorKind {
 }
 
 /// Instantiates each listed `async fn name(t: TestCore)` for SQLite and PostgreSQL, with
-/// `Config::for_tests()` or the config returned by an optional `config_for_<name>()`.
+/// `Config::for_tests()` or the config given after `with` (`name with Config { .. }`).
 macro_rules! contract_tests {
+    (@config) => { chatcore::Config::for_tests() };
+    (@config $config:expr) => { $config };
     ($($name:ident $(with $config:expr)?),* $(,)?) => {
         mod sqlite {
             #[allow(unused_imports)]
@@ -286,9 +288,7 @@ macro_rules! contract_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    #[allow(unused_mut, unused_assignments)]
-                    let mut config = chatcore::Config::for_tests();
-                    $( config = $config; )?
+                    let config = crate::fixture::contract_tests!(@config $($config)?);
                     super::$name(crate::fixture::TestCore::sqlite(config).await).await
                 }
             )*
@@ -299,9 +299,7 @@ macro_rules! contract_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    #[allow(unused_mut, unused_assignments)]
-                    let mut config = chatcore::Config::for_tests();
-                    $( config = $config; )?
+                    let config = crate::fixture::contract_tests!(@config $($config)?);
                     let Some(t) = crate::fixture::TestCore::postgres(config).await else { return };
                     super::$name(t).await
                 }
