@@ -11,22 +11,28 @@
 //! cargo run --release -p benches --bin fanout -- [--subscribers 1,100,1000,10000] [--rounds 200]
 //! ```
 
-use benches::{Backend, BenchCore, Percentiles, arg, create_users, list_arg, load_average, ms};
+use benches::{
+    Backend, BenchCore, BoxError, Percentiles, arg, create_users, list_arg, load_average, machine,
+    ms, sqlite_dir_arg,
+};
 use chatcore::model::{Event, NewChat, NewMessage};
 use chatcore::{Config, Subscription};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+/// The synopsis `--help` prints.
+const USAGE: &str = "fanout [--subscribers 1,100,1000,10000] [--rounds 200] [--sqlite-dir /tmp]";
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), BoxError> {
+    benches::help(USAGE);
     let counts: Vec<usize> = list_arg("--subscribers", &[1, 100, 1000, 10_000]);
     let rounds: usize = arg("--rounds").map_or(200, |v| v.parse().expect("--rounds"));
-    let sqlite_dir = arg("--sqlite-dir").map_or_else(std::env::temp_dir, Into::into);
+    let sqlite_dir = sqlite_dir_arg();
 
     println!(
-        "# fan-out: {rounds} posts per row, one at a time, {} cores, load average {}\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load_average()
+        "# fan-out: {rounds} posts per row, one at a time, {}\n",
+        machine()
     );
     println!(
         "| subscribers | post → ack p50 ms | post → first delivered p50 ms | post → last delivered p50 ms | p99 ms | deliveries/s |"
@@ -40,11 +46,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn measure(
-    backend: &Backend,
-    subscribers: usize,
-    rounds: usize,
-) -> Result<String, Box<dyn std::error::Error>> {
+/// The table row of `subscribers` subscriptions on one chat over `rounds` posts.
+async fn measure(backend: &Backend, subscribers: usize, rounds: usize) -> Result<String, BoxError> {
     // The broker buffer must hold a round's event for the slowest subscriber; one event per
     // round is in flight, so the default is plenty.
     let bench = BenchCore::open(backend, Config::for_tests()).await?;

@@ -13,8 +13,12 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); every measurement gets its own schema, and
 //! every SQLite measurement its own file, so each starts from empty tables.
 
-use benches::{Backend, BenchCore, Percentiles, arg, create_users, list_arg, load_average, ms};
-use chatcore::model::{ChatId, MAX_PAGE_LIMIT, NewChat, NewMessage, PageRequest};
+use benches::{
+    Backend, BenchCore, BoxError, Percentiles, Samples, Summary, Window, arg, cells, create_users,
+    exit_if_failed, list_arg, load_average, machine, ms, print_median_note, read_back, repeat_arg,
+    run_rounds, sqlite_dir_arg,
+};
+use chatcore::model::{ChatId, NewChat, NewMessage};
 use chatcore::{Actor, Config};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -74,20 +78,25 @@ impl Outcome {
     }
 }
 
-/// What one poster task reports: (start offset from the warm-up end, latency) of each
-/// measured post, the number of acknowledged posts in all, and failures.
+/// What one poster task reports: its measured posts, the number of acknowledged posts in
+/// all, and failures.
 struct PosterReport {
-    measured: Vec<(Duration, Duration)>,
+    measured: Samples,
     acknowledged: usize,
     errors: usize,
 }
 
-#[tokio::main]
-async fn main() {
+/// The synopsis `--help` prints.
+const USAGE: &str = "
+store_throughput [--secs 3] [--warmup-ms 500] [--repeat 1] [--posters 1,8,64] [--batches 256,1]
+    [--backends sqlite,postgres] [--scenarios one-chat,chat-per-poster] [--sqlite-dir /tmp]
+";
+
+fn main() {
+    benches::help(USAGE);
     let secs: f64 = arg("--secs").map_or(3.0, |v| v.parse().expect("--secs: a number"));
     let warmup_ms: u64 = arg("--warmup-ms").map_or(500, |v| v.parse().expect("--warmup-ms"));
-    let repeat: usize = arg("--repeat").map_or(1, |v| v.parse().expect("--repeat: a count"));
-    let repeat = repeat.max(1);
+    let repeat = repeat_arg();
     let posters: Vec<usize> = list_arg("--posters", &[1, 8, 64]);
     let batches: Vec<usize> = list_arg("--batches", &[256, 1]);
     let backends: Vec<String> = list_arg("--backends", &["sqlite".into(), "postgres".into()]);
@@ -98,99 +107,55 @@ async fn main() {
     .iter()
     .map(|s| Scenario::parse(s))
     .collect();
-    let sqlite_dir = arg("--sqlite-dir").map_or_else(std::env::temp_dir, Into::into);
+    let sqlite_dir = sqlite_dir_arg();
     let window = Duration::from_secs_f64(secs);
     let warmup = Duration::from_millis(warmup_ms);
+    // What `#[tokio::main]` would build; each measurement runs on it in turn.
+    let runtime = tokio::runtime::Runtime::new().expect("the runtime starts");
 
     println!(
-        "# store throughput: {secs} s per measurement after {warmup_ms} ms warm-up, {repeat} run(s) per cell, {} cores, load average {}\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load_average()
+        "# store throughput: {secs} s per measurement after {warmup_ms} ms warm-up, {repeat} run(s) per cell, {}\n",
+        machine()
     );
     let mut failures = 0;
     for backend_name in &backends {
-        let backend = match backend_name.as_str() {
-            "sqlite" => Backend::Sqlite(sqlite_dir.clone()),
-            "postgres" => Backend::postgres_from_env(),
-            other => panic!("unknown backend {other:?} (sqlite, postgres)"),
-        };
-        let mut cells = Vec::new();
-        for &scenario in &scenarios {
-            for &posters in &posters {
-                for &max_batch in &batches {
-                    cells.push(Cell {
-                        scenario,
-                        posters,
-                        max_batch,
-                    });
-                }
-            }
-        }
-        // Rounds go over the whole matrix, so a burst of other load on the machine hits
-        // one run of many cells rather than every run of one cell.
-        let mut runs: Vec<Vec<Outcome>> = cells.iter().map(|_| Vec::new()).collect();
-        for round in 1..=repeat {
-            for (cell, runs) in cells.iter().zip(&mut runs) {
-                match measure(&backend, *cell, warmup, window).await {
-                    Ok(outcome) => {
-                        eprintln!(
-                            "{} round {round}/{repeat} {cell:?}: {:.0} msgs/s",
-                            backend.label(),
-                            outcome.per_second()
-                        );
-                        runs.push(outcome);
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        eprintln!("{} {cell:?}: FAILED: {e}", backend.label());
-                    }
-                }
-            }
-        }
-        let summaries: Vec<Summary> = runs.into_iter().filter_map(Summary::of).collect();
-        print_table(&backend, &summaries, repeat);
+        let backend = Backend::parse(backend_name, &sqlite_dir);
+        let cells = cells(
+            &scenarios,
+            &posters,
+            &batches,
+            |scenario, posters, max_batch| Cell {
+                scenario,
+                posters,
+                max_batch,
+            },
+        );
+        let rounds = run_rounds(
+            backend.label(),
+            &cells,
+            repeat,
+            |cell| runtime.block_on(measure(&backend, *cell, warmup, window)),
+            |cell, outcome| format!("{cell:?}: {:.0} msgs/s", outcome.per_second()),
+        );
+        failures += rounds.failures;
+        print_table(&backend, &rounds.summaries(Outcome::per_second), repeat);
         println!(
             "load average after {}: {}\n",
             backend.label(),
             load_average()
         );
     }
-    if failures > 0 {
-        eprintln!("{failures} measurements FAILED (see above)");
-        std::process::exit(1);
-    }
+    exit_if_failed(failures);
 }
 
-/// The runs of one cell: the median run by throughput, and the spread.
-struct Summary {
-    median: Outcome,
-    slowest: f64,
-    fastest: f64,
-    runs: usize,
-}
-
-impl Summary {
-    fn of(mut runs: Vec<Outcome>) -> Option<Self> {
-        runs.sort_by(|a, b| a.per_second().total_cmp(&b.per_second()));
-        let slowest = runs.first()?.per_second();
-        let fastest = runs.last()?.per_second();
-        let count = runs.len();
-        let median = runs.swap_remove(count / 2);
-        Some(Self {
-            median,
-            slowest,
-            fastest,
-            runs: count,
-        })
-    }
-}
-
+/// One run of `cell` on a fresh database: posters post for the warm-up and the window,
+/// then every chat is read back.
 async fn measure(
     backend: &Backend,
     cell: Cell,
     warmup: Duration,
     window: Duration,
-) -> Result<Outcome, Box<dyn std::error::Error>> {
+) -> Result<Outcome, BoxError> {
     let config = Config {
         max_batch: cell.max_batch,
         ..Config::for_tests()
@@ -220,9 +185,7 @@ async fn measure(
         }
     };
 
-    let start = Instant::now() + Duration::from_millis(50);
-    let measured_from = start + warmup;
-    let until = measured_from + window;
+    let timeline = Window::new(warmup, window);
     let tasks: Vec<_> = users
         .into_iter()
         .zip(chats.iter().copied())
@@ -230,18 +193,14 @@ async fn measure(
         .map(|(i, (user, chat))| {
             let messaging = Arc::clone(core.messaging());
             tokio::spawn(async move {
-                tokio::time::sleep_until(start.into()).await;
+                tokio::time::sleep_until(timeline.start.into()).await;
                 let mut report = PosterReport {
-                    measured: Vec::new(),
+                    measured: Samples::default(),
                     acknowledged: 0,
                     errors: 0,
                 };
                 let mut k = 0_u64;
-                loop {
-                    let began = Instant::now();
-                    if began >= until {
-                        break;
-                    }
+                while let Some(began) = timeline.next_start() {
                     k += 1;
                     let content = format!("message {k} from poster {i}: the quick brown fox");
                     let result = messaging
@@ -258,9 +217,7 @@ async fn measure(
                     match result {
                         Ok(_) => {
                             report.acknowledged += 1;
-                            if began >= measured_from {
-                                report.measured.push((done - measured_from, done - began));
-                            }
+                            report.measured.record(&timeline, began, done);
                         }
                         Err(e) => {
                             report.errors += 1;
@@ -275,19 +232,16 @@ async fn measure(
         })
         .collect();
 
-    let mut latencies = Vec::new();
-    let mut elapsed = Duration::ZERO;
+    let mut samples = Samples::default();
     let mut acknowledged = 0;
     let mut errors = 0;
     for task in tasks {
         let report = task.await?;
         acknowledged += report.acknowledged;
         errors += report.errors;
-        for (finished_at, latency) in report.measured {
-            elapsed = elapsed.max(finished_at);
-            latencies.push(latency);
-        }
+        samples.merge(report.measured);
     }
+    let (elapsed, mut latencies) = samples.into_parts();
 
     // Every acknowledged post is stored, with no gap in any chat's seq. The writer stamps
     // every message of one transaction with the same time, so distinct timestamps count
@@ -297,22 +251,11 @@ async fn measure(
     let mut stored = 0;
     let mut transactions = HashSet::new();
     for chat in distinct {
-        let mut after = 0;
-        loop {
-            let page = PageRequest::after(after, MAX_PAGE_LIMIT)?;
-            let messages = core.messaging().history(&admin, chat, page).await?;
-            for m in &messages {
-                if m.seq != after + 1 {
-                    return Err(format!("chat {chat}: seq {} follows {after}", m.seq).into());
-                }
-                after = m.seq;
-                transactions.insert(m.timestamp);
-            }
-            if messages.len() < MAX_PAGE_LIMIT as usize {
-                break;
-            }
-        }
-        stored += after;
+        stored += read_back(core, &admin, chat, |m| {
+            transactions.insert(m.timestamp);
+        })
+        .await
+        .map_err(|e| format!("chat {chat}: {e}"))?;
     }
     if stored != acknowledged as i64 {
         return Err(format!(
@@ -339,13 +282,10 @@ fn new_chat(name: &str, participants: Vec<chatcore::model::UserId>) -> NewChat {
     }
 }
 
-fn print_table(backend: &Backend, summaries: &[Summary], repeat: usize) {
+/// The markdown table of one backend's cells.
+fn print_table(backend: &Backend, summaries: &[Summary<Outcome>], repeat: usize) {
     println!("## {}\n", backend.label());
-    if repeat > 1 {
-        println!(
-            "Median of {repeat} runs by msgs/s (range: slowest–fastest run); the other columns are the median run's.\n"
-        );
-    }
+    print_median_note(repeat, "msgs/s");
     println!(
         "| scenario | posters | writes | msgs/s | range | vs 1 tx/msg | msgs/tx | p50 ms | p99 ms | max ms | errors |"
     );
@@ -369,11 +309,7 @@ fn print_table(backend: &Backend, summaries: &[Summary], repeat: usize) {
         } else {
             format!("group commit ≤{}", o.cell.max_batch)
         };
-        let range = if s.runs > 1 {
-            format!("{:.0}–{:.0}", s.slowest, s.fastest)
-        } else {
-            "—".to_owned()
-        };
+        let range = s.range();
         println!(
             "| {} | {} | {writes} | {:.0} | {range} | {ratio} | {:.1} | {} | {} | {} | {} |",
             o.cell.scenario.label(),

@@ -2,7 +2,6 @@
 
 use crate::assert_wire_snapshot;
 use crate::helpers::*;
-use chat_server::Settings;
 use chatcore::Config;
 use reqwest::Method;
 use serde_json::json;
@@ -11,12 +10,8 @@ use serde_json::json;
 async fn registering_answers_201_with_a_token_and_the_user() {
     let app = spawn_app().await;
     let answer = app
-        .post(
-            "/api/accounts/register/",
-            As::Anonymous,
-            json!({"username": "ann", "password": PASSWORD, "email": "ann@example.com",
-                   "first_name": "Ann", "last_name": "Lee"}),
-        )
+        .post_register(json!({"username": "ann", "password": PASSWORD,
+            "email": "ann@example.com", "first_name": "Ann", "last_name": "Lee"}))
         .await;
     answer.expect(201);
     assert_eq!(answer.header("content-type"), Some("application/json"));
@@ -44,11 +39,7 @@ async fn a_taken_username_is_409_whatever_its_case() {
     let app = spawn_app().await;
     app.create_user("user4").await;
     let answer = app
-        .post(
-            "/api/accounts/register/",
-            As::Anonymous,
-            json!({"username": "USER4", "password": PASSWORD}),
-        )
+        .post_register(json!({"username": "USER4", "password": PASSWORD}))
         .await;
     answer.expect_error(409, "conflict");
     assert_wire_snapshot!("register_taken", answer.json);
@@ -86,9 +77,7 @@ async fn invalid_registrations_are_400_naming_the_field() {
         ),
     ];
     for (body, field) in cases {
-        let answer = app
-            .post("/api/accounts/register/", As::Anonymous, body.clone())
-            .await;
+        let answer = app.post_register(body.clone()).await;
         answer.expect_error(400, "invalid");
         let text = answer.json["error"].as_str().unwrap();
         assert!(text.starts_with(&format!("{field}:")), "{body} → {text}");
@@ -104,17 +93,9 @@ async fn a_registration_with_a_missing_field_or_a_wrong_type_is_400() {
         json!([{"username": "carl", "password": PASSWORD}]),
         json!("carl"),
     ] {
-        app.post("/api/accounts/register/", As::Anonymous, body)
-            .await
-            .expect_error(400, "invalid");
+        app.post_register(body).await.expect_error(400, "invalid");
     }
-    let answer = app
-        .post(
-            "/api/accounts/register/",
-            As::Anonymous,
-            json!({"username": "carl"}),
-        )
-        .await;
+    let answer = app.post_register(json!({"username": "carl"})).await;
     assert_wire_snapshot!("register_missing_field", answer.json);
 }
 
@@ -124,15 +105,9 @@ async fn registration_can_be_closed() {
         registration_open: false,
         ..Config::for_tests()
     };
-    let app = spawn_app_with(Backend::Sqlite, config, Settings::default())
-        .await
-        .unwrap();
+    let app = spawn_app_with_config(config).await;
     let answer = app
-        .post(
-            "/api/accounts/register/",
-            As::Anonymous,
-            json!({"username": "ann", "password": PASSWORD}),
-        )
+        .post_register(json!({"username": "ann", "password": PASSWORD}))
         .await;
     answer.expect_error(403, "forbidden");
     assert_wire_snapshot!("register_closed", answer.json);
@@ -142,13 +117,7 @@ async fn registration_can_be_closed() {
 async fn logging_in_gives_a_new_working_token_and_ignores_username_case() {
     let app = spawn_app().await;
     let ann = app.create_user("Ann").await;
-    let answer = app
-        .post(
-            "/api/accounts/login/",
-            As::Anonymous,
-            json!({"username": "aNN", "password": PASSWORD}),
-        )
-        .await;
+    let answer = app.post_login("aNN", PASSWORD).await;
     answer.expect(200);
     assert_wire_snapshot!("login_ok", answer.json);
     let token = answer.json["token"].as_str().unwrap().to_owned();
@@ -179,26 +148,14 @@ async fn bad_credentials_are_400_and_the_same_for_unknown_inactive_and_wrong_pas
     let admin = app.create_admin("root").await;
     app.create_user("ann").await;
     let gone = app.create_user("gone").await;
-    app.patch(
-        &format!("/api/users/{}/", gone.id()),
-        &admin,
-        json!({"is_active": false}),
-    )
-    .await
-    .expect(200);
+    app.set_active(&admin, &gone, false).await;
     let mut bodies = Vec::new();
     for (user, password) in [
         ("ann", "wrong password!"),
         ("nobody", PASSWORD),
         ("gone", PASSWORD),
     ] {
-        let answer = app
-            .post(
-                "/api/accounts/login/",
-                As::Anonymous,
-                json!({"username": user, "password": password}),
-            )
-            .await;
+        let answer = app.post_login(user, password).await;
         answer.expect_error(400, "invalid_credentials");
         bodies.push(answer.text);
     }
@@ -213,23 +170,12 @@ async fn bad_credentials_are_400_and_the_same_for_unknown_inactive_and_wrong_pas
 async fn repeated_failed_logins_are_rate_limited_with_retry_after() {
     let mut config = Config::for_tests();
     config.login_rate_limit.max_failures = 2;
-    let app = spawn_app_with(Backend::Sqlite, config, Settings::default())
-        .await
-        .unwrap();
+    let app = spawn_app_with_config(config).await;
     app.create_user("ann").await;
-    let bad = json!({"username": "ann", "password": "wrong password!"});
     for _ in 0..2 {
-        app.post("/api/accounts/login/", As::Anonymous, bad.clone())
-            .await
-            .expect(400);
+        app.post_login("ann", "wrong password!").await.expect(400);
     }
-    let answer = app
-        .post(
-            "/api/accounts/login/",
-            As::Anonymous,
-            json!({"username": "ann", "password": PASSWORD}),
-        )
-        .await;
+    let answer = app.post_login("ann", PASSWORD).await;
     answer.expect_error(429, "rate_limited");
     let retry: u64 = answer.header("retry-after").unwrap().parse().unwrap();
     assert!(retry >= 1);
@@ -240,20 +186,11 @@ async fn repeated_failed_logins_are_rate_limited_with_retry_after() {
 async fn logout_revokes_only_the_presented_token() {
     let app = spawn_app().await;
     let ann = app.create_user("ann").await;
-    let second = app
-        .post(
-            "/api/accounts/login/",
-            As::Anonymous,
-            json!({"username": "ann", "password": PASSWORD}),
-        )
-        .await
-        .json["token"]
+    let second = app.post_login("ann", PASSWORD).await.json["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let answer = app
-        .call(Method::POST, "/api/accounts/logout/", &ann, Send::Nothing)
-        .await;
+    let answer = app.post_nothing("/api/accounts/logout/", &ann).await;
     answer.expect(204);
     assert!(answer.text.is_empty());
     app.get("/api/accounts/me/", &ann)
@@ -318,11 +255,5 @@ async fn changing_the_password_revokes_old_tokens_and_returns_a_new_one() {
     app.get("/api/accounts/me/", As::Token(token))
         .await
         .expect(200);
-    app.post(
-        "/api/accounts/login/",
-        As::Anonymous,
-        json!({"username": "ann", "password": new_password}),
-    )
-    .await
-    .expect(200);
+    app.post_login("ann", new_password).await.expect(200);
 }

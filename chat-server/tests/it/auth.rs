@@ -122,9 +122,7 @@ async fn a_session_cookie_authenticates_safe_requests() {
 #[tokio::test]
 async fn an_unsafe_request_under_a_session_needs_the_csrf_token() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let chat = app.create_chat(&admin, "general", &[&ann]).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let path = format!("/api/chat/{}/message/", chat.id);
     let (session, csrf) = app.create_session(&ann).await;
     let body = || Send::Json(json!({"content": "hi"}));
@@ -208,11 +206,9 @@ async fn logging_out_a_session_ends_it_and_clears_the_cookie() {
     let ann = app.create_user("ann").await;
     let (session, csrf) = app.create_session(&ann).await;
     let answer = app
-        .call(
-            Method::POST,
+        .post_nothing(
             "/api/accounts/logout/",
             As::Session(session.clone(), Some(csrf)),
-            Send::Nothing,
         )
         .await;
     answer.expect(204);
@@ -232,13 +228,7 @@ async fn a_deactivated_user_is_locked_out_at_once() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
     let ann = app.create_user("ann").await;
-    app.patch(
-        &format!("/api/users/{}/", ann.id()),
-        &admin,
-        json!({"is_active": false}),
-    )
-    .await
-    .expect(200);
+    app.set_active(&admin, &ann, false).await;
     app.get("/api/accounts/me/", &ann)
         .await
         .expect_error(401, "unauthenticated");

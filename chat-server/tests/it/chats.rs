@@ -51,13 +51,7 @@ async fn creating_a_chat_checks_its_name_and_members() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
     let gone = app.create_user("gone").await;
-    app.patch(
-        &format!("/api/users/{}/", gone.id()),
-        &admin,
-        json!({"is_active": false}),
-    )
-    .await
-    .expect(200);
+    app.set_active(&admin, &gone, false).await;
     for body in [
         json!({"name": "   "}),
         json!({"name": "x".repeat(101)}),
@@ -86,10 +80,7 @@ async fn creating_a_chat_checks_its_name_and_members() {
 #[tokio::test]
 async fn a_user_lists_their_chats_and_an_admin_lists_every_chat() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
-    let general = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let (admin, [ann, bob], general) = app.chat_with_members(["ann", "bob"]).await;
     app.create_chat(&admin, "bob only", &[&bob]).await;
     app.post_message(&bob, general.id, "hello").await;
 
@@ -98,23 +89,14 @@ async fn a_user_lists_their_chats_and_an_admin_lists_every_chat() {
     assert_wire_snapshot!("chat_list_member", answer.json);
     let answer = app.get("/api/chat", &admin).await;
     answer.expect(200);
-    let names: Vec<_> = answer
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].clone())
-        .collect();
-    assert_eq!(names, [json!("general"), json!("bob only")]);
+    assert_eq!(answer.each("name"), [json!("general"), json!("bob only")]);
 }
 
 #[tokio::test]
 async fn a_chat_is_read_by_its_members_and_admins() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
+    let (admin, [ann], chat) = app.chat_with_members(["ann"]).await;
     let eve = app.create_user("eve").await;
-    let chat = app.create_chat(&admin, "general", &[&ann]).await;
     let path = format!("/api/chat/{}/", chat.id);
     let answer = app.get(&path, &ann).await;
     answer.expect(200);
@@ -177,9 +159,7 @@ async fn a_non_integer_chat_id_is_404() {
 #[tokio::test]
 async fn an_admin_renames_and_deletes_a_chat() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let chat = app.create_chat(&admin, "old", &[&ann]).await;
+    let (admin, [ann], chat) = app.chat_with_members(["ann"]).await;
     let path = format!("/api/chat/{}/", chat.id);
     app.patch(&path, &ann, json!({"name": "mine"}))
         .await

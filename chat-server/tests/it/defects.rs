@@ -3,7 +3,6 @@
 //! front end.
 
 use crate::helpers::*;
-use chat_server::Settings;
 use chatcore::Config;
 use chatcore::model::Event;
 use reqwest::Method;
@@ -59,8 +58,7 @@ async fn defect_registration_input_is_validated() {
 #[tokio::test]
 async fn defect_blank_or_non_string_content_is_refused() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let chat = app.create_chat(&admin, "general", &[&admin]).await;
+    let (admin, chat) = app.admin_with_own_chat().await;
     let path = format!("/api/chat/{}/message/", chat.id);
     for content in [
         json!("   "),
@@ -88,8 +86,7 @@ async fn defect_blank_or_non_string_content_is_refused() {
 #[tokio::test]
 async fn defect_sizes_are_limited() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let chat = app.create_chat(&admin, "general", &[&admin]).await;
+    let (admin, chat) = app.admin_with_own_chat().await;
     let path = format!("/api/chat/{}/message/", chat.id);
     app.post(&path, &admin, json!({"content": "x".repeat(100 * 1024)}))
         .await
@@ -104,8 +101,7 @@ async fn defect_sizes_are_limited() {
 #[tokio::test]
 async fn defect_history_is_paginated() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let chat = app.create_chat(&admin, "general", &[&admin]).await;
+    let (admin, chat) = app.admin_with_own_chat().await;
     for i in 0..210 {
         app.post_message(&admin, chat.id, &format!("m{i}")).await;
     }
@@ -215,21 +211,13 @@ async fn defect_an_admin_reads_every_chat_it_lists() {
 #[tokio::test]
 async fn defect_members_can_leave_over_the_api() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let (admin, [ann, bob], chat) = app.chat_with_members(["ann", "bob"]).await;
     app.delete(&format!("/api/chat/{}/user/{}/", chat.id, ann.id()), &ann)
         .await
         .expect(200);
-    app.call(
-        Method::POST,
-        &format!("/api/chat/{}/leave/", chat.id),
-        &bob,
-        Send::Nothing,
-    )
-    .await
-    .expect(200);
+    app.post_nothing(&format!("/api/chat/{}/leave/", chat.id), &bob)
+        .await
+        .expect(200);
     let members = app
         .get(&format!("/api/chat/{}/members/", chat.id), &admin)
         .await;
@@ -241,10 +229,7 @@ async fn defect_members_can_leave_over_the_api() {
 #[tokio::test]
 async fn defect_emails_are_shown_only_to_their_owner_and_admins() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let (admin, [ann, bob], chat) = app.chat_with_members(["ann", "bob"]).await;
     app.post_message(&bob, chat.id, "hi").await;
     let as_ann = app.get(&format!("/api/chat/{}/", chat.id), &ann).await;
     let emails: Vec<_> = as_ann.json["participants"]
@@ -273,9 +258,7 @@ async fn defect_emails_are_shown_only_to_their_owner_and_admins() {
 async fn defect_basic_auth_failures_are_rate_limited() {
     let mut config = Config::for_tests();
     config.login_rate_limit.max_failures = 2;
-    let app = spawn_app_with(Backend::Sqlite, config, Settings::default())
-        .await
-        .unwrap();
+    let app = spawn_app_with_config(config).await;
     app.create_user("ann").await;
     let wrong = || As::Basic("ann".into(), "wrong password!".into());
     app.get("/api/chat/", wrong())
@@ -301,9 +284,7 @@ async fn defect_a_flood_of_logins_is_bounded() {
         hash_wait: Duration::from_millis(1),
         ..Config::for_tests()
     };
-    let app = spawn_app_with(Backend::Sqlite, config, Settings::default())
-        .await
-        .unwrap();
+    let app = spawn_app_with_config(config).await;
     app.create_user("ann").await;
     let logins = (0..8).map(|_| {
         app.post(
@@ -332,8 +313,7 @@ async fn defect_a_flood_of_logins_is_bounded() {
 #[tokio::test]
 async fn defect_paths_without_the_slash_are_served_directly() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let chat = app.create_chat(&admin, "general", &[&admin]).await;
+    let (admin, chat) = app.admin_with_own_chat().await;
     let bare = format!("/api/chat/{}/message", chat.id);
     app.post(&bare, &admin, json!({"content": "hi"}))
         .await
@@ -375,15 +355,8 @@ async fn defect_no_internals_leave_the_server() {
 #[tokio::test]
 async fn defect_messages_posted_over_rest_are_fanned_out() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let chat = app.create_chat(&admin, "general", &[&ann]).await;
-    let mut subscription = app
-        .services
-        .messaging
-        .subscribe(&app.actor(&admin).await, chat.id, None)
-        .await
-        .unwrap();
+    let (admin, [ann], chat) = app.chat_with_members(["ann"]).await;
+    let mut subscription = app.subscribe(&admin, chat.id).await;
     app.post(
         &format!("/api/chat/{}/message/", chat.id),
         &ann,
@@ -406,8 +379,7 @@ async fn defect_messages_posted_over_rest_are_fanned_out() {
 #[tokio::test]
 async fn control_characters_in_any_text_field_never_give_a_500() {
     for app in every_backend().await {
-        let admin = app.create_admin("root").await;
-        let chat = app.create_chat(&admin, "general", &[&admin]).await;
+        let (admin, chat) = app.admin_with_own_chat().await;
         let nul = "a\u{0}b";
         let answers = [
             app.post(
@@ -471,8 +443,7 @@ async fn control_characters_in_any_text_field_never_give_a_500() {
 #[tokio::test]
 async fn extreme_numbers_never_give_a_500() {
     for app in every_backend().await {
-        let admin = app.create_admin("root").await;
-        let chat = app.create_chat(&admin, "general", &[&admin]).await;
+        let (admin, chat) = app.admin_with_own_chat().await;
         app.post_message(&admin, chat.id, "one").await;
         let max = i64::MAX;
         let history = format!("/api/chat/{}/message/", chat.id);

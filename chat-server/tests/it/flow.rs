@@ -9,21 +9,13 @@ async fn the_main_flow_works_on_every_backend() {
     for app in every_backend().await {
         let admin = app.create_admin("root").await;
         let reg = app
-            .post(
-                "/api/accounts/register/",
-                As::Anonymous,
+            .post_register(
                 json!({"username": "ann", "password": PASSWORD, "email": "ann@example.com"}),
             )
             .await;
         reg.expect(201);
         let ann_id = reg.json["user"]["id"].as_i64().unwrap();
-        let login = app
-            .post(
-                "/api/accounts/login/",
-                As::Anonymous,
-                json!({"username": "ANN", "password": PASSWORD}),
-            )
-            .await;
+        let login = app.post_login("ANN", PASSWORD).await;
         login.expect(200);
         let ann = As::Token(login.json["token"].as_str().unwrap().to_owned());
 
@@ -56,12 +48,7 @@ async fn the_main_flow_works_on_every_backend() {
         assert_eq!(history.json.as_array().unwrap().len(), 1);
 
         let left = app
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/chat/{chat_id}/leave/"),
-                ann.clone(),
-                Send::Nothing,
-            )
+            .post_nothing(&format!("/api/chat/{chat_id}/leave/"), ann.clone())
             .await;
         left.expect(200);
         assert_eq!(left.json, json!({"message": "User ann removed from chat"}));

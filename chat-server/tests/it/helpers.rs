@@ -10,7 +10,7 @@ use chatcore::broker::LocalBroker;
 use chatcore::model::{Chat, ChatId, Message, NewChat, NewMessage, Registration, User, UserId};
 use chatcore::store::sqlite::SqliteStore;
 use chatcore::testing::{PgTestSchema, postgres_url};
-use chatcore::{Actor, ChatCore, ClientInfo, Config, Services};
+use chatcore::{Actor, ChatCore, ClientInfo, Config, Services, Subscription};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -88,6 +88,17 @@ impl Answer {
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The value at `key` of every element of a JSON array body.
+    #[track_caller]
+    pub fn each(&self, key: &str) -> Vec<Value> {
+        self.json
+            .as_array()
+            .unwrap_or_else(|| panic!("not a JSON array: {}", self.text))
+            .iter()
+            .map(|element| element[key].clone())
+            .collect()
     }
 
     /// Asserts the status, showing the body when it differs.
@@ -176,6 +187,13 @@ pub async fn spawn_app() -> TestApp {
         .expect("SQLite is always available")
 }
 
+/// A server on SQLite with this core config and the default HTTP settings.
+pub async fn spawn_app_with_config(config: Config) -> TestApp {
+    spawn_app_with(Backend::Sqlite, config, Settings::default())
+        .await
+        .expect("SQLite is always available")
+}
+
 /// A server on `backend`; `None` (after a notice on stderr) when PostgreSQL is not configured.
 pub async fn spawn_app_on(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, Config::for_tests(), Settings::default()).await
@@ -195,6 +213,17 @@ pub async fn spawn_app_with(
     backend: Backend,
     config: Config,
     settings: Settings,
+) -> Option<TestApp> {
+    spawn_app_customized(backend, config, settings, |_| {}).await
+}
+
+/// A server whose services `customize` changes before they are served (say, to plug in an
+/// authenticator); the app's `services` are the ones served.
+pub async fn spawn_app_customized(
+    backend: Backend,
+    config: Config,
+    settings: Settings,
+    customize: impl FnOnce(&mut Services),
 ) -> Option<TestApp> {
     init_logs();
     let (core, sqlite_dir, pg_schema) = match backend {
@@ -228,7 +257,8 @@ pub async fn spawn_app_with(
         .await
         .expect("a port is free");
     let address = listener.local_addr().expect("the listener has an address");
-    let services = core.services();
+    let mut services = core.services();
+    customize(&mut services);
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(chat_server_task(
         listener,
@@ -286,6 +316,65 @@ impl TestApp {
         if let Some(core) = self.core.take() {
             core.shutdown().await;
         }
+    }
+
+    /// An anonymous `chat-sdk` client of this server.
+    pub fn sdk(&self) -> chat_sdk::Client {
+        chat_sdk::Client::new(&self.base_url)
+            .expect("the test server's address is a valid base URL")
+    }
+
+    /// A `chat-sdk` client that sends `user`'s token.
+    pub fn sdk_as(&self, user: &TestUser) -> chat_sdk::Client {
+        self.sdk()
+            .with_token(&user.token)
+            .expect("a server token is a valid header")
+    }
+
+    /// Registers `username` through the SDK: a signed-in client and the new user.
+    pub async fn sdk_register(&self, username: &str) -> (chat_sdk::Client, User) {
+        let registration = Registration {
+            username: username.to_owned(),
+            password: PASSWORD.to_owned(),
+            email: format!("{username}@example.com"),
+            ..Registration::default()
+        };
+        self.sdk()
+            .register(&registration)
+            .await
+            .unwrap_or_else(|e| panic!("registering {username}: {e}"))
+    }
+
+    /// An admin `admin` (made through the core, as `createsuperuser` does) behind an SDK
+    /// client that uses the admin's token.
+    pub async fn sdk_admin(&self) -> (chat_sdk::Client, User) {
+        let admin = self.create_admin("admin").await;
+        (self.sdk_as(&admin), admin.user)
+    }
+
+    /// [`TestApp::sdk_admin`], users named `names` registered through the SDK (each a
+    /// signed-in client), and a chat `room` the admin made with all of them as members.
+    pub async fn sdk_chat_with_members<const N: usize>(
+        &self,
+        names: [&str; N],
+    ) -> (chat_sdk::Client, [(chat_sdk::Client, User); N], ChatId) {
+        let (admin, _) = self.sdk_admin().await;
+        let mut members = Vec::with_capacity(N);
+        for name in names {
+            members.push(self.sdk_register(name).await);
+        }
+        let chat = admin
+            .create_chat(&NewChat {
+                name: "room".to_owned(),
+                participants: members.iter().map(|(_, user)| user.id).collect(),
+            })
+            .await
+            .expect("the admin creates a chat")
+            .id;
+        let members = members
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one member per name"));
+        (admin, members, chat)
     }
 
     /// The actor for a user (as the core sees them).
@@ -375,6 +464,54 @@ impl TestApp {
             .message
     }
 
+    /// An admin `root`, users named `names`, and a chat `general` the admin made with all
+    /// of them as members.
+    pub async fn chat_with_members<const N: usize>(
+        &self,
+        names: [&str; N],
+    ) -> (TestUser, [TestUser; N], Chat) {
+        let admin = self.create_admin("root").await;
+        let mut users = Vec::with_capacity(N);
+        for name in names {
+            users.push(self.create_user(name).await);
+        }
+        let members: Vec<&TestUser> = users.iter().collect();
+        let chat = self.create_chat(&admin, "general", &members).await;
+        let users = users
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one user per name"));
+        (admin, users, chat)
+    }
+
+    /// An admin `root` and a chat `general` with the admin as its only member (admins post
+    /// only where they are members).
+    pub async fn admin_with_own_chat(&self) -> (TestUser, Chat) {
+        let admin = self.create_admin("root").await;
+        let chat = self.create_chat(&admin, "general", &[&admin]).await;
+        (admin, chat)
+    }
+
+    /// A live subscription to `chat` as `user`, through the core, from the next message on.
+    pub async fn subscribe(&self, user: &TestUser, chat: ChatId) -> Subscription {
+        self.services
+            .messaging
+            .subscribe(&self.actor(user).await, chat, None)
+            .await
+            .expect("the user may follow the chat")
+    }
+
+    /// Sets `user`'s `is_active` flag over HTTP (`PATCH /api/users/{id}/` as `admin`),
+    /// expecting 200.
+    pub async fn set_active(&self, admin: &TestUser, user: &TestUser, active: bool) {
+        self.patch(
+            &format!("/api/users/{}/", user.id()),
+            admin,
+            serde_json::json!({ "is_active": active }),
+        )
+        .await
+        .expect(200);
+    }
+
     /// Logs in through the core and returns a browser session (cookie id, CSRF token).
     pub async fn create_session(&self, user: &TestUser) -> (String, String) {
         let session = self
@@ -437,6 +574,23 @@ impl TestApp {
         self.call(Method::POST, path, who, Send::Json(body)).await
     }
 
+    /// `POST path` without a body.
+    pub async fn post_nothing(&self, path: &str, who: impl Into<As>) -> Answer {
+        self.call(Method::POST, path, who, Send::Nothing).await
+    }
+
+    /// `POST /api/accounts/register/` with `body`, anonymously.
+    pub async fn post_register(&self, body: Value) -> Answer {
+        self.post("/api/accounts/register/", As::Anonymous, body)
+            .await
+    }
+
+    /// `POST /api/accounts/login/` with a JSON username and password, anonymously.
+    pub async fn post_login(&self, username: &str, password: &str) -> Answer {
+        let body = serde_json::json!({ "username": username, "password": password });
+        self.post("/api/accounts/login/", As::Anonymous, body).await
+    }
+
     /// `PATCH path` with a JSON body.
     pub async fn patch(&self, path: &str, who: impl Into<As>, body: Value) -> Answer {
         self.call(Method::PATCH, path, who, Send::Json(body)).await
@@ -451,6 +605,23 @@ impl TestApp {
     pub async fn delete(&self, path: &str, who: impl Into<As>) -> Answer {
         self.call(Method::DELETE, path, who, Send::Nothing).await
     }
+}
+
+/// Sets `user`'s `is_active` flag through the SDK as `admin`; the user as the admin sees
+/// them afterwards.
+pub async fn sdk_set_active(
+    admin: &chat_sdk::Client,
+    user: UserId,
+    active: bool,
+) -> chat_sdk::model::UserDetail {
+    let flags = chat_sdk::model::UserFlagsUpdate {
+        is_active: Some(active),
+        is_superuser: None,
+    };
+    admin
+        .update_user(user, &flags)
+        .await
+        .expect("the admin changes the flag")
 }
 
 /// Form pairs from literals.

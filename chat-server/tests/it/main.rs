@@ -6,6 +6,7 @@ mod auth;
 mod chats;
 mod cli;
 mod defects;
+mod examples;
 mod flow;
 mod hardening;
 mod helpers;

@@ -2,7 +2,6 @@
 
 use crate::assert_wire_snapshot;
 use crate::helpers::*;
-use reqwest::Method;
 use serde_json::json;
 
 #[tokio::test]
@@ -32,13 +31,7 @@ async fn adding_an_unknown_or_inactive_user_fails() {
     app.put(&format!("/api/chat/{}/user/999/", chat.id), &admin)
         .await
         .expect_error(404, "not_found");
-    app.patch(
-        &format!("/api/users/{}/", gone.id()),
-        &admin,
-        json!({"is_active": false}),
-    )
-    .await
-    .expect(200);
+    app.set_active(&admin, &gone, false).await;
     let answer = app
         .put(
             &format!("/api/chat/{}/user/{}/", chat.id, gone.id()),
@@ -52,9 +45,7 @@ async fn adding_an_unknown_or_inactive_user_fails() {
 #[tokio::test]
 async fn an_admin_removes_a_member_and_removing_a_non_member_is_404() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let chat = app.create_chat(&admin, "general", &[&ann]).await;
+    let (admin, [ann], chat) = app.chat_with_members(["ann"]).await;
     let path = format!("/api/chat/{}/user/{}/", chat.id, ann.id());
     let answer = app.delete(&path, &admin).await;
     answer.expect(200);
@@ -70,11 +61,8 @@ async fn an_admin_removes_a_member_and_removing_a_non_member_is_404() {
 #[tokio::test]
 async fn a_member_cannot_add_or_remove_others() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
+    let (_, [ann, bob], chat) = app.chat_with_members(["ann", "bob"]).await;
     let eve = app.create_user("eve").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
     app.put(&format!("/api/chat/{}/user/{}/", chat.id, eve.id()), &ann)
         .await
         .expect_error(403, "forbidden");
@@ -86,10 +74,7 @@ async fn a_member_cannot_add_or_remove_others() {
 #[tokio::test]
 async fn a_member_leaves_by_deleting_their_own_membership_or_by_the_leave_endpoint() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let (admin, [ann, bob], chat) = app.chat_with_members(["ann", "bob"]).await;
     let answer = app
         .delete(&format!("/api/chat/{}/user/{}", chat.id, ann.id()), &ann)
         .await;
@@ -99,23 +84,13 @@ async fn a_member_leaves_by_deleting_their_own_membership_or_by_the_leave_endpoi
         json!({"message": "User ann removed from chat"})
     );
     let answer = app
-        .call(
-            Method::POST,
-            &format!("/api/chat/{}/leave", chat.id),
-            &bob,
-            Send::Nothing,
-        )
+        .post_nothing(&format!("/api/chat/{}/leave", chat.id), &bob)
         .await;
     answer.expect(200);
     assert_wire_snapshot!("member_left", answer.json);
-    app.call(
-        Method::POST,
-        &format!("/api/chat/{}/leave/", chat.id),
-        &bob,
-        Send::Nothing,
-    )
-    .await
-    .expect_error(404, "not_found");
+    app.post_nothing(&format!("/api/chat/{}/leave/", chat.id), &bob)
+        .await
+        .expect_error(404, "not_found");
     let members = app
         .get(&format!("/api/chat/{}/members/", chat.id), &admin)
         .await;
@@ -125,11 +100,8 @@ async fn a_member_leaves_by_deleting_their_own_membership_or_by_the_leave_endpoi
 #[tokio::test]
 async fn members_are_listed_with_emails_only_for_the_viewer_and_admins() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
+    let (admin, [ann, _], chat) = app.chat_with_members(["ann", "bob"]).await;
     let eve = app.create_user("eve").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
     let path = format!("/api/chat/{}/members/", chat.id);
     let answer = app.get(&path, &ann).await;
     answer.expect(200);

@@ -2,16 +2,8 @@
 
 use crate::assert_wire_snapshot;
 use crate::helpers::*;
-use chatcore::model::Chat;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn chat_with_member(app: &TestApp) -> (TestUser, TestUser, Chat) {
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let chat = app.create_chat(&admin, "general", &[&ann]).await;
-    (admin, ann, chat)
-}
 
 fn seqs(answer: &Answer) -> Vec<i64> {
     answer
@@ -26,7 +18,7 @@ fn seqs(answer: &Answer) -> Vec<i64> {
 #[tokio::test]
 async fn a_member_posts_a_message_and_gets_201_with_it() {
     let app = spawn_app().await;
-    let (_, ann, chat) = chat_with_member(&app).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let answer = app
         .post(
             &format!("/api/chat/{}/message/", chat.id),
@@ -42,7 +34,7 @@ async fn a_member_posts_a_message_and_gets_201_with_it() {
 #[tokio::test]
 async fn a_message_may_be_posted_as_a_form_without_the_trailing_slash() {
     let app = spawn_app().await;
-    let (_, ann, chat) = chat_with_member(&app).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let answer = app
         .call(
             Method::POST,
@@ -58,7 +50,7 @@ async fn a_message_may_be_posted_as_a_form_without_the_trailing_slash() {
 #[tokio::test]
 async fn a_retried_client_id_answers_201_with_the_stored_message_and_burns_no_seq() {
     let app = spawn_app().await;
-    let (_, ann, chat) = chat_with_member(&app).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let path = format!("/api/chat/{}/message/", chat.id);
     let first = app
         .post(&path, &ann, json!({"content": "once", "client_id": "c-1"}))
@@ -87,7 +79,7 @@ async fn a_retried_client_id_answers_201_with_the_stored_message_and_burns_no_se
 #[tokio::test]
 async fn content_must_be_a_non_blank_string_within_the_limit() {
     let app = spawn_app().await;
-    let (_, ann, chat) = chat_with_member(&app).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let path = format!("/api/chat/{}/message/", chat.id);
     for body in [
         json!({"content": "   "}),
@@ -117,7 +109,7 @@ async fn content_must_be_a_non_blank_string_within_the_limit() {
 #[tokio::test]
 async fn history_pages_are_oldest_first_with_cursors() {
     let app = spawn_app().await;
-    let (_, ann, chat) = chat_with_member(&app).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     for i in 1..=60 {
         app.post_message(&ann, chat.id, &format!("m{i}")).await;
     }
@@ -144,7 +136,7 @@ async fn history_pages_are_oldest_first_with_cursors() {
 #[tokio::test]
 async fn bad_history_queries_are_400() {
     let app = spawn_app().await;
-    let (_, ann, chat) = chat_with_member(&app).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let path = format!("/api/chat/{}/message/", chat.id);
     for query in [
         "limit=0",
@@ -177,10 +169,7 @@ async fn bad_history_queries_are_400() {
 #[tokio::test]
 async fn history_shows_messages_with_the_authors_email_hidden_from_other_members() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let (admin, [ann, bob], chat) = app.chat_with_members(["ann", "bob"]).await;
     app.post_message(&ann, chat.id, "from ann").await;
     app.post_message(&bob, chat.id, "from bob").await;
     let path = format!("/api/chat/{}/message/", chat.id);

@@ -2,7 +2,7 @@
 //! history paging, idempotent posting, membership, user administration, and the
 //! authorization matrix (anonymous / bad token / non-member / member / admin × every SDK
 //! method, asserting status and kind). Each test spawns its own server with the shared
-//! helpers; the few SDK-specific fixtures are at the top.
+//! helpers (`TestApp::sdk_*`); the few fixtures of this file only are at the top.
 
 use chat_sdk::model::{
     ChatId, NewChat, NewMessage, PageRequest, ProfileUpdate, Registration, User, UserFlagsUpdate,
@@ -10,38 +10,9 @@ use chat_sdk::model::{
 };
 use chat_sdk::{Client, Error, ErrorKind, UserQuery};
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, sdk_set_active, spawn_app};
 
 // ----- fixtures ---------------------------------------------------------------------------
-
-/// An anonymous SDK client of `app`.
-fn anonymous(app: &TestApp) -> Client {
-    Client::new(&app.base_url).expect("the test server's address is a valid base URL")
-}
-
-/// Registers `username` through the SDK: a signed-in client and the new user.
-async fn register(app: &TestApp, username: &str) -> (Client, User) {
-    anonymous(app)
-        .register(&Registration {
-            username: username.to_owned(),
-            password: PASSWORD.to_owned(),
-            email: format!("{username}@example.com"),
-            first_name: String::new(),
-            last_name: String::new(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("registering {username}: {e}"))
-}
-
-/// An admin (made by the shared helper, as `createsuperuser` does) behind an SDK client
-/// that uses the admin's token.
-async fn admin(app: &TestApp) -> (Client, User) {
-    let admin = app.create_admin("admin").await;
-    let client = anonymous(app)
-        .with_token(&admin.token)
-        .expect("a server token is a valid header");
-    (client, admin.user)
-}
 
 /// A chat created by `admin` with `members`.
 async fn chat_with(admin: &Client, name: &str, members: &[UserId]) -> ChatId {
@@ -75,6 +46,18 @@ fn assert_api_error<T: std::fmt::Debug>(result: Result<T, Error>, status: u16, k
     }
 }
 
+/// Fails listing every entry of `wrong` (the `what` that differ from the expectation).
+#[track_caller]
+fn assert_none_differ(wrong: &[String], what: &str) {
+    assert!(
+        wrong.is_empty(),
+        "{} {what} differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// The seqs of `messages`, in order.
 fn seqs(messages: &[chat_sdk::model::Message]) -> Vec<i64> {
     messages.iter().map(|m| m.seq).collect()
 }
@@ -84,7 +67,7 @@ fn seqs(messages: &[chat_sdk::model::Message]) -> Vec<i64> {
 #[tokio::test]
 async fn registering_through_the_sdk_gives_a_signed_in_client() {
     let app = spawn_app().await;
-    let (client, user) = register(&app, "alice").await;
+    let (client, user) = app.sdk_register("alice").await;
     let token = client.token().expect("a registered client uses a token");
     assert_eq!(token.len(), 40);
     assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -98,8 +81,9 @@ async fn registering_through_the_sdk_gives_a_signed_in_client() {
 #[tokio::test]
 async fn registering_a_taken_username_in_another_case_is_a_conflict() {
     let app = spawn_app().await;
-    register(&app, "alice").await;
-    let again = anonymous(&app)
+    app.sdk_register("alice").await;
+    let again = app
+        .sdk()
         .register(&Registration {
             username: "ALICE".into(),
             password: PASSWORD.into(),
@@ -112,19 +96,19 @@ async fn registering_a_taken_username_in_another_case_is_a_conflict() {
 #[tokio::test]
 async fn login_gives_a_fresh_token_and_a_wrong_password_is_invalid_credentials() {
     let app = spawn_app().await;
-    let (registered, _) = register(&app, "bob").await;
-    let logged_in = anonymous(&app).login("BOB", PASSWORD).await.unwrap();
+    let (registered, _) = app.sdk_register("bob").await;
+    let logged_in = app.sdk().login("BOB", PASSWORD).await.unwrap();
     assert_ne!(logged_in.token(), registered.token());
     assert_eq!(logged_in.me().await.unwrap().user.username, "bob");
-    let wrong = anonymous(&app).login("bob", "not-the-password-1").await;
+    let wrong = app.sdk().login("bob", "not-the-password-1").await;
     assert_api_error(wrong, 400, ErrorKind::InvalidCredentials);
 }
 
 #[tokio::test]
 async fn logout_revokes_only_the_token_the_client_sent() {
     let app = spawn_app().await;
-    let (first, _) = register(&app, "carol").await;
-    let second = anonymous(&app).login("carol", PASSWORD).await.unwrap();
+    let (first, _) = app.sdk_register("carol").await;
+    let second = app.sdk().login("carol", PASSWORD).await.unwrap();
     first.logout().await.unwrap();
     assert_api_error(first.me().await, 401, ErrorKind::Unauthenticated);
     assert_eq!(second.me().await.unwrap().user.username, "carol");
@@ -133,7 +117,7 @@ async fn logout_revokes_only_the_token_the_client_sent() {
 #[tokio::test]
 async fn a_profile_update_is_answered_and_kept() {
     let app = spawn_app().await;
-    let (client, _) = register(&app, "dave").await;
+    let (client, _) = app.sdk_register("dave").await;
     let updated = client
         .update_me(&ProfileUpdate {
             first_name: Some("Dave".into()),
@@ -156,9 +140,9 @@ async fn a_profile_update_is_answered_and_kept() {
 #[tokio::test]
 async fn a_password_change_moves_the_client_to_a_new_token_and_revokes_the_old_ones() {
     let app = spawn_app().await;
-    let (mut client, _) = register(&app, "erin").await;
+    let (mut client, _) = app.sdk_register("erin").await;
     let old = client.clone();
-    let other_login = anonymous(&app).login("erin", PASSWORD).await.unwrap();
+    let other_login = app.sdk().login("erin", PASSWORD).await.unwrap();
     client
         .change_password(PASSWORD, "new-Walrus-77-lemon")
         .await
@@ -168,11 +152,11 @@ async fn a_password_change_moves_the_client_to_a_new_token_and_revokes_the_old_o
     assert_api_error(old.me().await, 401, ErrorKind::Unauthenticated);
     assert_api_error(other_login.me().await, 401, ErrorKind::Unauthenticated);
     assert_api_error(
-        anonymous(&app).login("erin", PASSWORD).await,
+        app.sdk().login("erin", PASSWORD).await,
         400,
         ErrorKind::InvalidCredentials,
     );
-    anonymous(&app)
+    app.sdk()
         .login("erin", "new-Walrus-77-lemon")
         .await
         .unwrap();
@@ -181,7 +165,7 @@ async fn a_password_change_moves_the_client_to_a_new_token_and_revokes_the_old_o
 #[tokio::test]
 async fn a_wrong_old_password_does_not_change_the_password_or_the_token() {
     let app = spawn_app().await;
-    let (mut client, _) = register(&app, "fay").await;
+    let (mut client, _) = app.sdk_register("fay").await;
     let before = client.token().map(str::to_owned);
     let result = client
         .change_password("not-the-password-1", "new-Walrus-77-lemon")
@@ -194,10 +178,10 @@ async fn a_wrong_old_password_does_not_change_the_password_or_the_token() {
 #[tokio::test]
 async fn basic_credentials_work_and_a_wrong_basic_password_is_a_401() {
     let app = spawn_app().await;
-    register(&app, "gina").await;
-    let basic = anonymous(&app).with_basic_auth("gina", PASSWORD);
+    app.sdk_register("gina").await;
+    let basic = app.sdk().with_basic_auth("gina", PASSWORD);
     assert_eq!(basic.me().await.unwrap().user.username, "gina");
-    let wrong = anonymous(&app).with_basic_auth("gina", "not-the-password-1");
+    let wrong = app.sdk().with_basic_auth("gina", "not-the-password-1");
     let err = wrong.me().await.unwrap_err();
     assert_eq!(err.status(), Some(401), "{err:?}");
 }
@@ -205,7 +189,7 @@ async fn basic_credentials_work_and_a_wrong_basic_password_is_a_401() {
 #[tokio::test]
 async fn health_and_the_openapi_document_answer_without_credentials() {
     let app = spawn_app().await;
-    let client = anonymous(&app);
+    let client = app.sdk();
     assert_eq!(client.health().await.unwrap().status, "ok");
     let doc = client.openapi().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -217,10 +201,10 @@ async fn health_and_the_openapi_document_answer_without_credentials() {
 #[tokio::test]
 async fn an_admin_creates_a_chat_and_adds_members() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (alice, alice_user) = register(&app, "alice").await;
-    let (bob, bob_user) = register(&app, "bob").await;
-    let (outsider, _) = register(&app, "olga").await;
+    let (admin, _) = app.sdk_admin().await;
+    let (alice, alice_user) = app.sdk_register("alice").await;
+    let (bob, bob_user) = app.sdk_register("bob").await;
+    let (outsider, _) = app.sdk_register("olga").await;
 
     let created = admin
         .create_chat(&NewChat {
@@ -276,9 +260,7 @@ async fn an_admin_creates_a_chat_and_adds_members() {
 #[tokio::test]
 async fn an_admin_renames_and_deletes_a_chat() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (alice, alice_user) = register(&app, "alice").await;
-    let chat = chat_with(&admin, "draft", &[alice_user.id]).await;
+    let (admin, [(alice, _)], chat) = app.sdk_chat_with_members(["alice"]).await;
     let renamed = admin.rename_chat(chat, "  release  ").await.unwrap();
     assert_eq!(renamed.name, "release");
     assert_eq!(alice.chat(chat).await.unwrap().name, "release");
@@ -290,19 +272,10 @@ async fn an_admin_renames_and_deletes_a_chat() {
 #[tokio::test]
 async fn adding_an_inactive_user_is_a_conflict() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (_, sleeper) = register(&app, "sleeper").await;
+    let (admin, _) = app.sdk_admin().await;
+    let (_, sleeper) = app.sdk_register("sleeper").await;
     let chat = chat_with(&admin, "room", &[]).await;
-    admin
-        .update_user(
-            sleeper.id,
-            &UserFlagsUpdate {
-                is_active: Some(false),
-                is_superuser: None,
-            },
-        )
-        .await
-        .unwrap();
+    sdk_set_active(&admin, sleeper.id, false).await;
     assert_api_error(
         admin.add_member(chat, sleeper.id).await,
         409,
@@ -313,9 +286,7 @@ async fn adding_an_inactive_user_is_a_conflict() {
 #[tokio::test]
 async fn a_member_leaves_a_chat_and_can_no_longer_read_it() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (alice, alice_user) = register(&app, "alice").await;
-    let chat = chat_with(&admin, "room", &[alice_user.id]).await;
+    let (_, [(alice, _)], chat) = app.sdk_chat_with_members(["alice"]).await;
     let notice = alice.leave_chat(chat).await.unwrap();
     assert_eq!(notice.message, "User alice removed from chat");
     assert_api_error(
@@ -331,10 +302,8 @@ async fn a_member_leaves_a_chat_and_can_no_longer_read_it() {
 #[tokio::test]
 async fn a_member_may_remove_themself_but_nobody_else() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (alice, alice_user) = register(&app, "alice").await;
-    let (_, bob_user) = register(&app, "bob").await;
-    let chat = chat_with(&admin, "room", &[alice_user.id, bob_user.id]).await;
+    let (admin, [(alice, alice_user), (_, bob_user)], chat) =
+        app.sdk_chat_with_members(["alice", "bob"]).await;
     assert_api_error(
         alice.remove_member(chat, bob_user.id).await,
         403,
@@ -352,9 +321,7 @@ async fn a_member_may_remove_themself_but_nobody_else() {
 #[tokio::test]
 async fn an_admin_removes_a_member_who_then_cannot_post_and_a_second_removal_is_not_found() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (alice, alice_user) = register(&app, "alice").await;
-    let chat = chat_with(&admin, "room", &[alice_user.id]).await;
+    let (admin, [(alice, alice_user)], chat) = app.sdk_chat_with_members(["alice"]).await;
     alice.post(chat, "before").await.unwrap();
     let notice = admin.remove_member(chat, alice_user.id).await.unwrap();
     assert_eq!(notice.message, "User alice removed from chat");
@@ -371,9 +338,7 @@ async fn an_admin_removes_a_member_who_then_cannot_post_and_a_second_removal_is_
 #[tokio::test]
 async fn history_pages_back_with_before_seq_and_forward_with_after_seq() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (alice, alice_user) = register(&app, "alice").await;
-    let chat = chat_with(&admin, "room", &[alice_user.id]).await;
+    let (admin, [(alice, alice_user)], chat) = app.sdk_chat_with_members(["alice"]).await;
     for n in 1..=7 {
         let posted = alice.post(chat, &format!("  message {n}  ")).await.unwrap();
         assert_eq!(posted.seq, n);
@@ -419,9 +384,7 @@ async fn history_pages_back_with_before_seq_and_forward_with_after_seq() {
 #[tokio::test]
 async fn catching_up_pages_past_the_largest_page() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (alice, alice_user) = register(&app, "alice").await;
-    let chat = chat_with(&admin, "busy", &[alice_user.id]).await;
+    let (_, [(alice, _)], chat) = app.sdk_chat_with_members(["alice"]).await;
     for n in 1..=205 {
         alice.post(chat, &format!("m{n}")).await.unwrap();
     }
@@ -432,9 +395,7 @@ async fn catching_up_pages_past_the_largest_page() {
 #[tokio::test]
 async fn a_retried_client_id_answers_the_stored_message_and_burns_no_seq() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (alice, alice_user) = register(&app, "alice").await;
-    let chat = chat_with(&admin, "room", &[alice_user.id]).await;
+    let (_, [(alice, _)], chat) = app.sdk_chat_with_members(["alice"]).await;
     let send = NewMessage {
         content: "exactly once".into(),
         client_id: Some("retry-1".into()),
@@ -452,9 +413,7 @@ async fn a_retried_client_id_answers_the_stored_message_and_burns_no_seq() {
 #[tokio::test]
 async fn blank_and_oversized_messages_are_invalid() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (alice, alice_user) = register(&app, "alice").await;
-    let chat = chat_with(&admin, "room", &[alice_user.id]).await;
+    let (_, [(alice, _)], chat) = app.sdk_chat_with_members(["alice"]).await;
     assert_api_error(alice.post(chat, "   ").await, 400, ErrorKind::Invalid);
     assert_api_error(
         alice.post(chat, &"x".repeat(4097)).await,
@@ -477,9 +436,9 @@ async fn an_out_of_range_page_is_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn an_admin_searches_users_and_pages_through_them() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
+    let (admin, _) = app.sdk_admin().await;
     for name in ["anna", "annette", "boris"] {
-        register(&app, name).await;
+        app.sdk_register(name).await;
     }
     let found = admin.users(&UserQuery::search("ANN")).await.unwrap();
     let mut names: Vec<_> = found.iter().map(|u| u.user.username.clone()).collect();
@@ -502,9 +461,9 @@ async fn an_admin_searches_users_and_pages_through_them() {
 #[tokio::test]
 async fn an_admin_promotes_and_deactivates_users() {
     let app = spawn_app().await;
-    let (admin, _) = admin(&app).await;
-    let (helper, helper_user) = register(&app, "helper").await;
-    let (leaver, leaver_user) = register(&app, "leaver").await;
+    let (admin, _) = app.sdk_admin().await;
+    let (helper, helper_user) = app.sdk_register("helper").await;
+    let (leaver, leaver_user) = app.sdk_register("leaver").await;
 
     let promoted = admin
         .update_user(
@@ -520,20 +479,11 @@ async fn an_admin_promotes_and_deactivates_users() {
     // The promoted user may now do admin things with the token they already had.
     chat_with(&helper, "by the new admin", &[]).await;
 
-    let deactivated = admin
-        .update_user(
-            leaver_user.id,
-            &UserFlagsUpdate {
-                is_active: Some(false),
-                is_superuser: None,
-            },
-        )
-        .await
-        .unwrap();
+    let deactivated = sdk_set_active(&admin, leaver_user.id, false).await;
     assert!(!deactivated.is_active);
     assert_api_error(leaver.me().await, 401, ErrorKind::Unauthenticated);
     assert_api_error(
-        anonymous(&app).login("leaver", PASSWORD).await,
+        app.sdk().login("leaver", PASSWORD).await,
         400,
         ErrorKind::InvalidCredentials,
     );
@@ -542,7 +492,7 @@ async fn an_admin_promotes_and_deactivates_users() {
 #[tokio::test]
 async fn an_admin_cannot_demote_themself() {
     let app = spawn_app().await;
-    let (admin, admin_user) = admin(&app).await;
+    let (admin, admin_user) = app.sdk_admin().await;
     let demote = UserFlagsUpdate {
         is_active: None,
         is_superuser: Some(false),
@@ -645,16 +595,16 @@ struct World {
 
 impl World {
     async fn new(app: &TestApp) -> Self {
-        let anonymous = anonymous(app);
+        let anonymous = app.sdk();
         let bad_token = anonymous
             .with_token("0000000000000000000000000000000000000000")
             .unwrap();
         Self {
-            non_member: register(app, "nonmember").await,
-            member: register(app, "member").await,
-            other_member: register(app, "othermember").await.1,
-            newcomer: register(app, "newcomer").await.1,
-            admin: admin(app).await,
+            non_member: app.sdk_register("nonmember").await,
+            member: app.sdk_register("member").await,
+            other_member: app.sdk_register("othermember").await.1,
+            newcomer: app.sdk_register("newcomer").await.1,
+            admin: app.sdk_admin().await,
             anonymous,
             bad_token,
         }
@@ -768,12 +718,7 @@ async fn the_authorization_matrix_holds_for_every_sdk_method() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} cells differ:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
+    assert_none_differ(&wrong, "cells");
 }
 
 #[tokio::test]
@@ -802,12 +747,7 @@ async fn a_missing_chat_is_not_found_for_every_signed_in_caller() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} cells differ:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
+    assert_none_differ(&wrong, "cells");
 }
 
 // ----- live connection: what can be checked before the WebSocket issue lands --------------
@@ -834,10 +774,5 @@ async fn connecting_is_refused_before_any_upgrade_for_strangers_and_missing_chat
             ));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} cases differ:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
+    assert_none_differ(&wrong, "cases");
 }

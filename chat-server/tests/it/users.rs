@@ -17,23 +17,9 @@ async fn an_admin_lists_and_searches_users() {
     let answer = app
         .get("/api/users?q=%D0%B8%D0%B2%D0%B0%D0%BD", &admin)
         .await;
-    let names: Vec<_> = answer
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].clone())
-        .collect();
-    assert_eq!(names, [json!("Иван")]);
+    assert_eq!(answer.each("username"), [json!("Иван")]);
     let answer = app.get("/api/users/?limit=2&offset=1", &admin).await;
-    let names: Vec<_> = answer
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].clone())
-        .collect();
-    assert_eq!(names, [json!("ann"), json!("bob")]);
+    assert_eq!(answer.each("username"), [json!("ann"), json!("bob")]);
     let answer = app.get("/api/users/?q=100%25", &admin).await;
     assert_eq!(answer.json, json!([]), "LIKE wildcards are literal");
     app.get("/api/users/", &ann)

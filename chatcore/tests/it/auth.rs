@@ -103,16 +103,7 @@ async fn unknown_inactive_and_wrong_password_all_answer_invalid_credentials(t: T
         kind(auth.login("bob", "wrong password here", &client).await),
         ErrorKind::InvalidCredentials
     );
-    auth.update_user(
-        &admin,
-        bob.id(),
-        UserFlagsUpdate {
-            is_active: Some(false),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    t.set_active(&admin, bob.id(), false).await;
     assert_eq!(
         kind(auth.login("bob", PASSWORD, &client).await),
         ErrorKind::InvalidCredentials
@@ -121,12 +112,7 @@ async fn unknown_inactive_and_wrong_password_all_answer_invalid_credentials(t: T
 
 async fn tokens_and_sessions_are_stored_only_as_hashes(t: TestCore) {
     let (_, token) = t.user_with_token("bob").await;
-    let session = t
-        .core
-        .auth()
-        .create_session("bob", PASSWORD, &ClientInfo::default())
-        .await
-        .unwrap();
+    let session = t.session("bob").await;
     assert_eq!(token.len(), 40);
     assert!(
         token
@@ -138,16 +124,7 @@ async fn tokens_and_sessions_are_stored_only_as_hashes(t: TestCore) {
     let stored_sessions = t.raw.column("sessions", "session_hash").await;
     assert_eq!(stored_sessions, vec![sha256_hex(&session.id)]);
     assert!(!stored_sessions.contains(&session.id));
-    let via_session = t
-        .core
-        .services()
-        .authenticator
-        .authenticate(
-            &Credential::Session(session.id.clone()),
-            &ClientInfo::default(),
-        )
-        .await
-        .unwrap();
+    let via_session = t.by_session(&session.id).await.unwrap();
     assert_eq!(via_session.csrf_token(), Some(session.csrf_token.as_str()));
     t.core.auth().end_session(&session.id).await.unwrap();
     assert_eq!(t.raw.count("sessions").await, 0);
@@ -174,24 +151,8 @@ async fn logout_revokes_only_the_presented_token(t: TestCore) {
 async fn a_deactivated_user_cannot_authenticate_by_any_means(t: TestCore) {
     let admin = t.admin("root").await;
     let (bob, token) = t.user_with_token("bob").await;
-    let session = t
-        .core
-        .auth()
-        .create_session("bob", PASSWORD, &ClientInfo::default())
-        .await
-        .unwrap();
-    t.core
-        .auth()
-        .update_user(
-            &admin,
-            bob.id(),
-            UserFlagsUpdate {
-                is_active: Some(false),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let session = t.session("bob").await;
+    t.set_active(&admin, bob.id(), false).await;
     let authenticator = t.core.services().authenticator;
     let client = ClientInfo::default();
     assert_eq!(kind(t.by_token(&token).await), ErrorKind::Unauthenticated);
@@ -203,10 +164,10 @@ async fn a_deactivated_user_cannot_authenticate_by_any_means(t: TestCore) {
         kind(authenticator.authenticate(&basic, &client).await),
         ErrorKind::InvalidCredentials
     );
-    let by_session = authenticator
-        .authenticate(&Credential::Session(session.id), &client)
-        .await;
-    assert_eq!(kind(by_session), ErrorKind::Unauthenticated);
+    assert_eq!(
+        kind(t.by_session(&session.id).await),
+        ErrorKind::Unauthenticated
+    );
     assert_eq!(
         kind(t.core.auth().actor_for(bob.id()).await),
         ErrorKind::Unauthenticated
@@ -218,10 +179,7 @@ async fn a_deactivated_user_cannot_authenticate_by_any_means(t: TestCore) {
 async fn a_password_change_revokes_every_token_and_session(t: TestCore) {
     let (bob, old_token) = t.user_with_token("bob").await;
     let auth = t.core.auth();
-    let session = auth
-        .create_session("bob", PASSWORD, &ClientInfo::default())
-        .await
-        .unwrap();
+    let session = t.session("bob").await;
     let wrong = auth
         .change_password(&bob, "not my password", "another fine passphrase")
         .await;
@@ -236,13 +194,10 @@ async fn a_password_change_revokes_every_token_and_session(t: TestCore) {
         kind(t.by_token(&old_token).await),
         ErrorKind::Unauthenticated
     );
-    let by_session = t
-        .core
-        .services()
-        .authenticator
-        .authenticate(&Credential::Session(session.id), &ClientInfo::default())
-        .await;
-    assert_eq!(kind(by_session), ErrorKind::Unauthenticated);
+    assert_eq!(
+        kind(t.by_session(&session.id).await),
+        ErrorKind::Unauthenticated
+    );
     assert_eq!(t.by_token(&new_token).await.unwrap().id(), bob.id());
     let client = ClientInfo::default();
     assert!(

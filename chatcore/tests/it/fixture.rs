@@ -2,12 +2,17 @@
 //! `contract_tests!` macro that instantiates a test for every backend.
 
 use chatcore::broker::LocalBroker;
-use chatcore::model::{ChatId, NewChat, Registration, UserId};
+use chatcore::model::{
+    ChatId, Message, NewChat, NewMessage, PageRequest, Registration, UserFlagsUpdate, UserId,
+};
 use chatcore::store::Store;
 use chatcore::store::postgres::PgStore;
 use chatcore::store::sqlite::SqliteStore;
 use chatcore::testing::{PgTestSchema, postgres_url};
-use chatcore::{Actor, ChatCore, ClientInfo, Config, Credential, Error, ErrorKind};
+use chatcore::{
+    Actor, ChatCore, ClientInfo, Config, Credential, Error, ErrorKind, NewSession, Posted,
+    Subscription,
+};
 use std::sync::Arc;
 
 /// A strong password that passes every rule.
@@ -15,51 +20,54 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Raw access to the database, for tests that inspect tables.
 pub enum Raw {
+    /// The SQLite pool.
     Sqlite(sqlx::SqlitePool),
+    /// The PostgreSQL pool (its connections use the test schema).
     Postgres(sqlx::PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the pool of either backend.
+macro_rules! on_pool {
+    ($raw:expr, $pool:ident => $body:expr) => {
+        match $raw {
+            Raw::Sqlite($pool) => $body,
+            Raw::Postgres($pool) => $body,
+        }
+    };
 }
 
 impl Raw {
     /// All values of one text column of a table.
     pub async fn column(&self, table: &str, column: &str) -> Vec<String> {
         let sql = format!("SELECT {column} FROM {table}");
-        match self {
-            Raw::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_all(p)
-                .await
-                .unwrap(),
-            Raw::Postgres(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_all(p)
-                .await
-                .unwrap(),
-        }
+        on_pool!(self, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_all(p)
+            .await
+            .expect("the column can be read"))
     }
 
     /// `SELECT COUNT(*) FROM table`.
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
-        match self {
-            Raw::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_one(p)
-                .await
-                .unwrap(),
-            Raw::Postgres(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_one(p)
-                .await
-                .unwrap(),
-        }
+        on_pool!(self, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(p)
+            .await
+            .expect("the table can be counted"))
     }
 }
 
 /// A core on its own database.
 pub struct TestCore {
+    /// The core under test.
     pub core: ChatCore,
+    /// Its database, for tests that inspect tables.
     pub raw: Raw,
     _dir: Option<tempfile::TempDir>,
     _schema: Option<PgTestSchema>,
 }
 
 impl TestCore {
+    /// A core on a fresh SQLite file in a temporary directory.
     pub async fn sqlite(config: Config) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
@@ -68,7 +76,8 @@ impl TestCore {
         Self::assemble(Arc::new(store), raw, config, Some(dir), None)
     }
 
-    /// `None` (after a loud notice) when PostgreSQL is not configured.
+    /// A core in a fresh schema of `CHAT_TEST_POSTGRES_URL`'s database; `None` (after a
+    /// loud notice) when PostgreSQL is not configured.
     pub async fn postgres(config: Config) -> Option<Self> {
         let url = postgres_url()?;
         let schema = PgTestSchema::create(&url).await.unwrap();
@@ -113,45 +122,116 @@ impl TestCore {
 
     /// Registers `name` and returns the actor with their token.
     pub async fn user_with_token(&self, name: &str) -> (Actor, String) {
-        let (_, token) = self
-            .core
-            .auth()
-            .register(Registration {
-                username: name.into(),
-                password: PASSWORD.into(),
-                email: format!("{name}@example.com"),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let (_, token) = self.core.auth().register(registration(name)).await.unwrap();
         let actor = self.by_token(&token).await.unwrap();
         (actor, token)
     }
 
+    /// Registers `name` and returns the actor.
     pub async fn user(&self, name: &str) -> Actor {
         self.user_with_token(name).await.0
     }
 
+    /// Creates an admin `name` (as the CLI's `createsuperuser` does) and returns the actor.
     pub async fn admin(&self, name: &str) -> Actor {
         let user = self
             .core
             .auth()
-            .create_superuser(Registration {
-                username: name.into(),
-                password: PASSWORD.into(),
-                email: format!("{name}@example.com"),
-                ..Default::default()
-            })
+            .create_superuser(registration(name))
             .await
             .unwrap();
         self.core.auth().actor_for(user.id).await.unwrap()
     }
 
+    /// The actor an API token authenticates as.
     pub async fn by_token(&self, token: &str) -> Result<Actor, Error> {
         self.core
             .services()
             .authenticator
             .authenticate(&Credential::Token(token.into()), &ClientInfo::default())
+            .await
+    }
+
+    /// An admin `root`, users named `names`, and a chat `general` the admin made with all
+    /// of them as members.
+    pub async fn chat_with_members<const N: usize>(
+        &self,
+        names: [&str; N],
+    ) -> (Actor, [Actor; N], ChatId) {
+        let admin = self.admin("root").await;
+        let mut users = Vec::with_capacity(N);
+        for name in names {
+            users.push(self.user(name).await);
+        }
+        let members: Vec<&Actor> = users.iter().collect();
+        let chat = self.chat(&admin, "general", &members).await;
+        let users = users
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one user per name"));
+        (admin, users, chat)
+    }
+
+    /// A subscription to `chat` as `who`, resuming after `after_seq` (`None`: from the next
+    /// message on); it must be allowed.
+    pub async fn subscribe(
+        &self,
+        who: &Actor,
+        chat: ChatId,
+        after_seq: Option<i64>,
+    ) -> Subscription {
+        self.core
+            .messaging()
+            .subscribe(who, chat, after_seq)
+            .await
+            .expect("the subscription is allowed")
+    }
+
+    /// Posts `content` to `chat` as `who`; the post must be stored.
+    pub async fn post(&self, who: &Actor, chat: ChatId, content: &str) -> Posted {
+        self.core
+            .messaging()
+            .post(who, chat, text(content))
+            .await
+            .expect("the post is stored")
+    }
+
+    /// The newest page of `chat`'s history as `who` sees it; reading must be allowed.
+    pub async fn history(&self, who: &Actor, chat: ChatId) -> Vec<Message> {
+        self.core
+            .messaging()
+            .history(who, chat, PageRequest::default())
+            .await
+            .expect("reading the history is allowed")
+    }
+
+    /// Sets `user`'s `is_active` flag as `admin`; the change must be allowed.
+    pub async fn set_active(&self, admin: &Actor, user: UserId, active: bool) {
+        let flags = UserFlagsUpdate {
+            is_active: Some(active),
+            ..Default::default()
+        };
+        self.core
+            .auth()
+            .update_user(admin, user, flags)
+            .await
+            .expect("the admin changes the flag");
+    }
+
+    /// Opens a browser session for `name` with [`PASSWORD`].
+    pub async fn session(&self, name: &str) -> NewSession {
+        self.core
+            .auth()
+            .create_session(name, PASSWORD, &ClientInfo::default())
+            .await
+            .expect("the user can open a session")
+    }
+
+    /// The actor a browser session id authenticates as.
+    pub async fn by_session(&self, id: &str) -> Result<Actor, Error> {
+        self.core
+            .services()
+            .authenticator
+            .authenticate(&Credential::Session(id.into()), &ClientInfo::default())
             .await
     }
 
@@ -173,14 +253,34 @@ impl TestCore {
     }
 }
 
+/// A registration for `name` with [`PASSWORD`] and an address at example.com.
+fn registration(name: &str) -> Registration {
+    Registration {
+        username: name.into(),
+        password: PASSWORD.into(),
+        email: format!("{name}@example.com"),
+        ..Default::default()
+    }
+}
+
+/// A message with `content` and no `client_id`.
+pub fn text(content: &str) -> NewMessage {
+    NewMessage {
+        content: content.into(),
+        client_id: None,
+    }
+}
+
 /// The kind of an error result, for compact assertions.
 pub fn kind<T: std::fmt::Debug>(r: Result<T, Error>) -> ErrorKind {
     r.expect_err("expected an error").kind()
 }
 
 /// Instantiates each listed `async fn name(t: TestCore)` for SQLite and PostgreSQL, with
-/// `Config::for_tests()` or the config returned by an optional `config_for_<name>()`.
+/// `Config::for_tests()` or the config given after `with` (`name with Config { .. }`).
 macro_rules! contract_tests {
+    (@config) => { chatcore::Config::for_tests() };
+    (@config $config:expr) => { $config };
     ($($name:ident $(with $config:expr)?),* $(,)?) => {
         mod sqlite {
             #[allow(unused_imports)]
@@ -188,9 +288,7 @@ macro_rules! contract_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    #[allow(unused_mut, unused_assignments)]
-                    let mut config = chatcore::Config::for_tests();
-                    $( config = $config; )?
+                    let config = crate::fixture::contract_tests!(@config $($config)?);
                     super::$name(crate::fixture::TestCore::sqlite(config).await).await
                 }
             )*
@@ -201,9 +299,7 @@ macro_rules! contract_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    #[allow(unused_mut, unused_assignments)]
-                    let mut config = chatcore::Config::for_tests();
-                    $( config = $config; )?
+                    let config = crate::fixture::contract_tests!(@config $($config)?);
                     let Some(t) = crate::fixture::TestCore::postgres(config).await else { return };
                     super::$name(t).await
                 }

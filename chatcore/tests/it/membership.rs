@@ -1,8 +1,8 @@
 //! Chats and membership: the authorization matrix and every rule of DESIGN.md.
 
-use crate::fixture::{TestCore, contract_tests, kind};
+use crate::fixture::{TestCore, contract_tests, kind, text};
 use chatcore::model::{
-    ChatId, Event, NewChat, NewMessage, PageRequest, RemovalReason, UserFlagsUpdate, UserId,
+    ChatId, Event, NewChat, PageRequest, RemovalReason, UserFlagsUpdate, UserId,
 };
 use chatcore::{Actor, ErrorKind};
 
@@ -26,16 +26,7 @@ async fn ids_of_deleted_chats_and_messages_never_come_back(t: TestCore) {
     let alice = t.user("alice").await;
     let kept = t.chat(&admin, "kept", &[&alice]).await;
     let doomed = t.chat(&admin, "doomed", &[&alice]).await;
-    let post = |chat| {
-        t.core.messaging().post(
-            &alice,
-            chat,
-            NewMessage {
-                content: "hi".into(),
-                client_id: None,
-            },
-        )
-    };
+    let post = |chat| t.core.messaging().post(&alice, chat, text("hi"));
     post(kept).await.unwrap();
     let doomed_message = post(doomed).await.unwrap().message.id;
     t.core
@@ -128,16 +119,7 @@ async fn the_authorization_matrix_holds_for_every_call(t: TestCore) {
         );
     }
     for (who, expected) in post {
-        let posted = msg
-            .post(
-                actor(who),
-                chat,
-                NewMessage {
-                    content: "hi".into(),
-                    client_id: None,
-                },
-            )
-            .await;
+        let posted = msg.post(actor(who), chat, text("hi")).await;
         assert_eq!(
             posted.map(drop).map_err(|e| e.kind()),
             expected,
@@ -233,16 +215,7 @@ async fn a_missing_chat_is_not_found_for_everyone(t: TestCore) {
             kind(msg.subscribe(a, missing, None).await),
             ErrorKind::NotFound
         );
-        let post = msg
-            .post(
-                a,
-                missing,
-                NewMessage {
-                    content: "hi".into(),
-                    client_id: None,
-                },
-            )
-            .await;
+        let post = msg.post(a, missing, text("hi")).await;
         assert_eq!(kind(post), ErrorKind::NotFound);
     }
 }
@@ -286,15 +259,7 @@ async fn membership_changes_answer_the_originals_messages(t: TestCore) {
         }
     ));
     // An inactive user cannot be added.
-    let flags = UserFlagsUpdate {
-        is_active: Some(false),
-        ..Default::default()
-    };
-    t.core
-        .auth()
-        .update_user(&admin, user4.id(), flags)
-        .await
-        .unwrap();
+    t.set_active(&admin, user4.id(), false).await;
     assert_eq!(
         kind(m.add_member(&admin, chat, user4.id()).await),
         ErrorKind::Conflict
@@ -302,10 +267,7 @@ async fn membership_changes_answer_the_originals_messages(t: TestCore) {
 }
 
 async fn members_leave_and_admins_remove(t: TestCore) {
-    let admin = t.admin("root").await;
-    let alice = t.user("alice").await;
-    let bob = t.user("bob").await;
-    let chat = t.chat(&admin, "general", &[&alice, &bob]).await;
+    let (admin, [alice, bob], chat) = t.chat_with_members(["alice", "bob"]).await;
     let m = t.core.membership();
     // A member cannot remove someone else.
     assert_eq!(
@@ -377,22 +339,8 @@ async fn chat_names_and_participants_are_validated(t: TestCore) {
 }
 
 async fn only_admins_and_themselves_see_email_addresses(t: TestCore) {
-    let admin = t.admin("root").await;
-    let alice = t.user("alice").await;
-    let bob = t.user("bob").await;
-    let chat = t.chat(&admin, "general", &[&alice, &bob]).await;
-    t.core
-        .messaging()
-        .post(
-            &bob,
-            chat,
-            NewMessage {
-                content: "hello".into(),
-                client_id: None,
-            },
-        )
-        .await
-        .unwrap();
+    let (admin, [alice, bob], chat) = t.chat_with_members(["alice", "bob"]).await;
+    t.post(&bob, chat, "hello").await;
     let seen_by_alice = t.core.membership().get_chat(&alice, chat).await.unwrap();
     for u in &seen_by_alice.participants {
         let expected = if u.id == alice.id() {
@@ -402,20 +350,8 @@ async fn only_admins_and_themselves_see_email_addresses(t: TestCore) {
         };
         assert_eq!(u.email, expected);
     }
-    let history = t
-        .core
-        .messaging()
-        .history(&alice, chat, PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(history[0].user.email, "");
-    let own = t
-        .core
-        .messaging()
-        .history(&bob, chat, PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(own[0].user.email, "bob@example.com");
+    assert_eq!(t.history(&alice, chat).await[0].user.email, "");
+    assert_eq!(t.history(&bob, chat).await[0].user.email, "bob@example.com");
     let by_admin = t.core.membership().members(&admin, chat).await.unwrap();
     assert!(by_admin.iter().all(|u| !u.email.is_empty()));
 }
@@ -436,18 +372,8 @@ async fn chat_lists_carry_the_last_message(t: TestCore) {
     let admin = t.admin("root").await;
     let alice = t.user("alice").await;
     let chat = t.chat(&admin, "one", &[&alice]).await;
-    let msg = t.core.messaging();
-    for text in ["first", "second"] {
-        msg.post(
-            &alice,
-            chat,
-            NewMessage {
-                content: text.into(),
-                client_id: None,
-            },
-        )
-        .await
-        .unwrap();
+    for content in ["first", "second"] {
+        t.post(&alice, chat, content).await;
     }
     let listed = t.core.membership().list_chats(&alice).await.unwrap();
     assert_eq!(listed[0].last_seq, 2);

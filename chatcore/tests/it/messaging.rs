@@ -1,6 +1,6 @@
 //! Posting and history: validation, seq without gaps under concurrency, idempotency, pages.
 
-use crate::fixture::{TestCore, contract_tests, kind};
+use crate::fixture::{TestCore, contract_tests, kind, text};
 use chatcore::model::{NewMessage, PageRequest, timestamp};
 use chatcore::{Config, ErrorKind};
 use std::collections::HashSet;
@@ -34,17 +34,8 @@ async fn a_max_batch_beyond_the_bind_parameter_limits_still_stores_every_post(t:
     assert_eq!(t.raw.count("messages").await, 7000);
 }
 
-fn text(content: &str) -> NewMessage {
-    NewMessage {
-        content: content.into(),
-        client_id: None,
-    }
-}
-
 async fn content_and_client_ids_are_validated_and_nothing_is_stored(t: TestCore) {
-    let admin = t.admin("root").await;
-    let alice = t.user("alice").await;
-    let chat = t.chat(&admin, "general", &[&alice]).await;
+    let (_, [alice], chat) = t.chat_with_members(["alice"]).await;
     let msg = t.core.messaging();
     for bad in ["", "   ", "\n\t", &"я".repeat(4097)] {
         assert_eq!(
@@ -60,10 +51,9 @@ async fn content_and_client_ids_are_validated_and_nothing_is_stored(t: TestCore)
         assert_eq!(kind(msg.post(&alice, chat, post).await), ErrorKind::Invalid);
     }
     assert_eq!(t.raw.count("messages").await, 0);
-    let longest = msg
-        .post(&alice, chat, text(&format!("  {}  ", "я".repeat(4096))))
-        .await
-        .unwrap();
+    let longest = t
+        .post(&alice, chat, &format!("  {}  ", "я".repeat(4096)))
+        .await;
     assert_eq!(longest.message.content.chars().count(), 4096);
     assert_eq!(longest.message.seq, 1);
 }
@@ -145,10 +135,7 @@ async fn posters_get_gapless_seq(t: TestCore) {
 }
 
 async fn the_same_client_id_posted_concurrently_is_stored_once(t: TestCore) {
-    let admin = t.admin("root").await;
-    let alice = t.user("alice").await;
-    let bob = t.user("bob").await;
-    let chat = t.chat(&admin, "general", &[&alice, &bob]).await;
+    let (_, [alice, bob], chat) = t.chat_with_members(["alice", "bob"]).await;
     let post = || NewMessage {
         content: "once".into(),
         client_id: Some("retry-1".into()),
@@ -182,76 +169,27 @@ async fn the_same_client_id_posted_concurrently_is_stored_once(t: TestCore) {
     assert_eq!(again.message.seq, 1);
     assert_eq!(t.raw.count("messages").await, 2);
     // The retry did not burn a seq.
-    let next = t
-        .core
-        .messaging()
-        .post(&alice, chat, text("next"))
-        .await
-        .unwrap();
+    let next = t.post(&alice, chat, "next").await;
     assert_eq!(next.message.seq, 3);
 }
 
 async fn history_pages_follow_the_cursors(t: TestCore) {
-    let admin = t.admin("root").await;
-    let alice = t.user("alice").await;
-    let chat = t.chat(&admin, "general", &[&alice]).await;
-    let msg = t.core.messaging();
+    let (_, [alice], chat) = t.chat_with_members(["alice"]).await;
     for n in 1..=7 {
-        msg.post(&alice, chat, text(&format!("m{n}")))
-            .await
-            .unwrap();
+        t.post(&alice, chat, &format!("m{n}")).await;
     }
-    let seqs =
-        |page: Vec<chatcore::model::Message>| page.into_iter().map(|m| m.seq).collect::<Vec<_>>();
-    let page = |b, a, l| PageRequest::new(b, a, l).unwrap();
-    assert_eq!(
-        seqs(
-            msg.history(&alice, chat, page(None, None, None))
-                .await
-                .unwrap()
-        ),
-        [1, 2, 3, 4, 5, 6, 7]
-    );
-    assert_eq!(
-        seqs(
-            msg.history(&alice, chat, page(None, None, Some(3)))
-                .await
-                .unwrap()
-        ),
-        [5, 6, 7]
-    );
-    assert_eq!(
-        seqs(
-            msg.history(&alice, chat, page(Some(5), None, Some(3)))
-                .await
-                .unwrap()
-        ),
-        [2, 3, 4]
-    );
-    assert_eq!(
-        seqs(
-            msg.history(&alice, chat, page(Some(2), None, Some(3)))
-                .await
-                .unwrap()
-        ),
-        [1]
-    );
-    assert_eq!(
-        seqs(
-            msg.history(&alice, chat, page(None, Some(2), Some(3)))
-                .await
-                .unwrap()
-        ),
-        [3, 4, 5]
-    );
-    assert_eq!(
-        seqs(
-            msg.history(&alice, chat, page(None, Some(7), None))
-                .await
-                .unwrap()
-        ),
-        Vec::<i64>::new()
-    );
+    // The seqs of one page, by `before_seq`, `after_seq` and `limit`.
+    let seqs = async |before, after, limit| -> Vec<i64> {
+        let page = PageRequest::new(before, after, limit).unwrap();
+        let messages = t.core.messaging().history(&alice, chat, page).await;
+        messages.unwrap().into_iter().map(|m| m.seq).collect()
+    };
+    assert_eq!(seqs(None, None, None).await, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(seqs(None, None, Some(3)).await, [5, 6, 7]);
+    assert_eq!(seqs(Some(5), None, Some(3)).await, [2, 3, 4]);
+    assert_eq!(seqs(Some(2), None, Some(3)).await, [1]);
+    assert_eq!(seqs(None, Some(2), Some(3)).await, [3, 4, 5]);
+    assert_eq!(seqs(None, Some(7), None).await, Vec::<i64>::new());
     for (b, a, l) in [
         (Some(1), Some(1), None),
         (None, None, Some(0)),
@@ -268,17 +206,9 @@ async fn history_pages_follow_the_cursors(t: TestCore) {
 }
 
 async fn a_stored_message_reads_back_identical(t: TestCore) {
-    let admin = t.admin("root").await;
-    let alice = t.user("alice").await;
-    let chat = t.chat(&admin, "general", &[&alice]).await;
+    let (_, [alice], chat) = t.chat_with_members(["alice"]).await;
     let before = timestamp::now();
-    let posted = t
-        .core
-        .messaging()
-        .post(&alice, chat, text("  Привет  "))
-        .await
-        .unwrap()
-        .message;
+    let posted = t.post(&alice, chat, "  Привет  ").await.message;
     assert_eq!(posted.content, "Привет");
     assert!(posted.timestamp >= before);
     assert_eq!(
@@ -286,19 +216,11 @@ async fn a_stored_message_reads_back_identical(t: TestCore) {
         0,
         "microsecond precision"
     );
-    let read = t
-        .core
-        .messaging()
-        .history(&alice, chat, PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(read, vec![posted]);
+    assert_eq!(t.history(&alice, chat).await, vec![posted]);
 }
 
 async fn after_shutdown_posts_are_refused_and_queued_ones_kept(t: TestCore) {
-    let admin = t.admin("root").await;
-    let alice = t.user("alice").await;
-    let chat = t.chat(&admin, "general", &[&alice]).await;
+    let (_, [alice], chat) = t.chat_with_members(["alice"]).await;
     let services = t.core.services();
     let mut queued = Vec::new();
     for n in 0..50 {

@@ -1,7 +1,7 @@
 //! Live subscriptions: backlog then live, no gap and no duplicate, membership events, lag.
 
-use crate::fixture::{TestCore, contract_tests};
-use chatcore::model::{Event, NewMessage, RemovalReason, UserFlagsUpdate};
+use crate::fixture::{TestCore, contract_tests, text};
+use chatcore::model::{Event, RemovalReason};
 use chatcore::{Config, Subscription};
 use std::time::Duration;
 
@@ -14,13 +14,6 @@ contract_tests!(
     a_rename_reaches_subscribers,
 );
 
-fn text(content: String) -> NewMessage {
-    NewMessage {
-        content,
-        client_id: None,
-    }
-}
-
 async fn next(sub: &mut Subscription) -> Option<Event> {
     tokio::time::timeout(Duration::from_secs(10), sub.next())
         .await
@@ -30,21 +23,16 @@ async fn next(sub: &mut Subscription) -> Option<Event> {
 
 async fn resuming_while_others_post_misses_nothing_and_repeats_nothing(t: TestCore) {
     const TOTAL: i64 = 600;
-    let admin = t.admin("root").await;
-    let alice = t.user("alice").await;
-    let bob = t.user("bob").await;
-    let chat = t.chat(&admin, "general", &[&alice, &bob]).await;
+    let (_, [alice, bob], chat) = t.chat_with_members(["alice", "bob"]).await;
     let msg = t.core.messaging().clone();
     for n in 0..100 {
-        msg.post(&alice, chat, text(format!("early {n}")))
-            .await
-            .unwrap();
+        t.post(&alice, chat, &format!("early {n}")).await;
     }
     let poster = {
         let msg = msg.clone();
         tokio::spawn(async move {
             for n in 100..TOTAL {
-                msg.post(&alice, chat, text(format!("live {n}")))
+                msg.post(&alice, chat, text(&format!("live {n}")))
                     .await
                     .unwrap();
             }
@@ -52,7 +40,7 @@ async fn resuming_while_others_post_misses_nothing_and_repeats_nothing(t: TestCo
     };
     // Subscribe mid-stream, resuming from seq 40, and again later from 0 and from None.
     tokio::task::yield_now().await;
-    let mut from_40 = msg.subscribe(&bob, chat, Some(40)).await.unwrap();
+    let mut from_40 = t.subscribe(&bob, chat, Some(40)).await;
     let mut seqs = Vec::new();
     while seqs.last() != Some(&TOTAL) {
         match next(&mut from_40).await {
@@ -63,7 +51,7 @@ async fn resuming_while_others_post_misses_nothing_and_repeats_nothing(t: TestCo
     poster.await.unwrap();
     assert_eq!(seqs, (41..=TOTAL).collect::<Vec<_>>());
     assert_eq!(from_40.last_seq(), TOTAL);
-    let mut from_0 = msg.subscribe(&bob, chat, Some(0)).await.unwrap();
+    let mut from_0 = t.subscribe(&bob, chat, Some(0)).await;
     for expected in 1..=TOTAL {
         assert_eq!(
             next(&mut from_0).await.and_then(|e| e.seq()),
@@ -71,8 +59,8 @@ async fn resuming_while_others_post_misses_nothing_and_repeats_nothing(t: TestCo
         );
     }
     // Without after_seq only new messages arrive.
-    let mut live = msg.subscribe(&bob, chat, None).await.unwrap();
-    let posted = msg.post(&bob, chat, text("after".into())).await.unwrap();
+    let mut live = t.subscribe(&bob, chat, None).await;
+    let posted = t.post(&bob, chat, "after").await;
     assert_eq!(
         next(&mut live).await.and_then(|e| e.seq()),
         Some(posted.message.seq)
@@ -84,37 +72,16 @@ async fn resuming_while_others_post_misses_nothing_and_repeats_nothing(t: TestCo
 }
 
 async fn a_removed_member_is_told_and_the_stream_ends(t: TestCore) {
-    let admin = t.admin("root").await;
-    let alice = t.user("alice").await;
-    let bob = t.user("bob").await;
-    let chat = t.chat(&admin, "general", &[&alice, &bob]).await;
-    let mut bobs = t
-        .core
-        .messaging()
-        .subscribe(&bob, chat, None)
-        .await
-        .unwrap();
-    let mut alices = t
-        .core
-        .messaging()
-        .subscribe(&alice, chat, None)
-        .await
-        .unwrap();
-    t.core
-        .messaging()
-        .post(&alice, chat, text("before".into()))
-        .await
-        .unwrap();
+    let (admin, [alice, bob], chat) = t.chat_with_members(["alice", "bob"]).await;
+    let mut bobs = t.subscribe(&bob, chat, None).await;
+    let mut alices = t.subscribe(&alice, chat, None).await;
+    t.post(&alice, chat, "before").await;
     t.core
         .membership()
         .remove_member(&admin, chat, bob.id())
         .await
         .unwrap();
-    t.core
-        .messaging()
-        .post(&alice, chat, text("after".into()))
-        .await
-        .unwrap();
+    t.post(&alice, chat, "after").await;
     assert_eq!(next(&mut bobs).await.and_then(|e| e.seq()), Some(1));
     let removed = next(&mut bobs).await.unwrap();
     assert!(
@@ -147,18 +114,10 @@ async fn a_deactivated_member_is_told_and_the_stream_ends(t: TestCore) {
     let bob = t.user("bob").await;
     let ops = t.admin("ops").await;
     let chat = t.chat(&admin, "general", &[&bob, &ops]).await;
-    let msg = t.core.messaging();
-    let mut bobs = msg.subscribe(&bob, chat, None).await.unwrap();
-    let mut ops_stream = msg.subscribe(&ops, chat, None).await.unwrap();
-    let flags = UserFlagsUpdate {
-        is_active: Some(false),
-        ..Default::default()
-    };
-    let auth = t.core.auth();
-    auth.update_user(&admin, bob.id(), flags.clone())
-        .await
-        .unwrap();
-    auth.update_user(&admin, ops.id(), flags).await.unwrap();
+    let mut bobs = t.subscribe(&bob, chat, None).await;
+    let mut ops_stream = t.subscribe(&ops, chat, None).await;
+    t.set_active(&admin, bob.id(), false).await;
+    t.set_active(&admin, ops.id(), false).await;
     assert!(matches!(
         next(&mut bobs).await,
         Some(Event::MemberRemoved {
@@ -176,21 +135,9 @@ async fn a_deactivated_member_is_told_and_the_stream_ends(t: TestCore) {
 }
 
 async fn a_deleted_chat_ends_every_stream(t: TestCore) {
-    let admin = t.admin("root").await;
-    let bob = t.user("bob").await;
-    let chat = t.chat(&admin, "general", &[&bob]).await;
-    let mut bobs = t
-        .core
-        .messaging()
-        .subscribe(&bob, chat, None)
-        .await
-        .unwrap();
-    let mut admins = t
-        .core
-        .messaging()
-        .subscribe(&admin, chat, None)
-        .await
-        .unwrap();
+    let (admin, [bob], chat) = t.chat_with_members(["bob"]).await;
+    let mut bobs = t.subscribe(&bob, chat, None).await;
+    let mut admins = t.subscribe(&admin, chat, None).await;
     t.core.membership().delete_chat(&admin, chat).await.unwrap();
     for sub in [&mut bobs, &mut admins] {
         assert!(matches!(next(sub).await, Some(Event::ChatDeleted { .. })));
@@ -200,21 +147,10 @@ async fn a_deleted_chat_ends_every_stream(t: TestCore) {
 }
 
 async fn a_slow_subscriber_is_told_it_lagged(t: TestCore) {
-    let admin = t.admin("root").await;
-    let bob = t.user("bob").await;
-    let chat = t.chat(&admin, "general", &[&bob]).await;
-    let mut slow = t
-        .core
-        .messaging()
-        .subscribe(&bob, chat, None)
-        .await
-        .unwrap();
+    let (_, [bob], chat) = t.chat_with_members(["bob"]).await;
+    let mut slow = t.subscribe(&bob, chat, None).await;
     for n in 0..20 {
-        t.core
-            .messaging()
-            .post(&bob, chat, text(format!("m{n}")))
-            .await
-            .unwrap();
+        t.post(&bob, chat, &format!("m{n}")).await;
     }
     // The buffer holds 4: the stream reports the loss instead of blocking the chat.
     assert_eq!(
@@ -223,12 +159,7 @@ async fn a_slow_subscriber_is_told_it_lagged(t: TestCore) {
     );
     assert_eq!(next(&mut slow).await, None);
     // Resuming from the reported seq gets everything.
-    let mut resumed = t
-        .core
-        .messaging()
-        .subscribe(&bob, chat, Some(0))
-        .await
-        .unwrap();
+    let mut resumed = t.subscribe(&bob, chat, Some(0)).await;
     for expected in 1..=20 {
         assert_eq!(
             next(&mut resumed).await.and_then(|e| e.seq()),
@@ -238,15 +169,8 @@ async fn a_slow_subscriber_is_told_it_lagged(t: TestCore) {
 }
 
 async fn a_rename_reaches_subscribers(t: TestCore) {
-    let admin = t.admin("root").await;
-    let bob = t.user("bob").await;
-    let chat = t.chat(&admin, "general", &[&bob]).await;
-    let mut bobs = t
-        .core
-        .messaging()
-        .subscribe(&bob, chat, None)
-        .await
-        .unwrap();
+    let (admin, [bob], chat) = t.chat_with_members(["bob"]).await;
+    let mut bobs = t.subscribe(&bob, chat, None).await;
     t.core
         .membership()
         .rename_chat(&admin, chat, "renamed")
