@@ -463,30 +463,9 @@ mod tests {
         assert_eq!(headers[REQUEST_ID], longest.as_str());
     }
 
-    /// Collects formatted log output in memory.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[tokio::test(flavor = "current_thread")]
     async fn log_lines_carry_the_request_id_and_never_the_credentials() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = crate::test_logs::Captured::start();
         fn logs(req: Request<TestBody>) -> Response<Body> {
             tracing::info!("inside the handler");
             ok(req)
@@ -498,7 +477,7 @@ mod tests {
             .body(Full::default())
             .unwrap();
         check(Settings::default(), logs, req).await;
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.len() >= 3, "{text}");
         for line in &lines {

@@ -24,6 +24,8 @@ pub mod layers;
 pub mod routes;
 pub mod settings;
 pub mod state;
+#[cfg(test)]
+mod test_logs;
 pub mod ws;
 
 pub use app::{Application, ServeError, serve, shutdown_on_signals};

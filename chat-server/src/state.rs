@@ -100,31 +100,11 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    /// Collects formatted log output in memory.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_logs::Captured;
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_long_lived_task_logs_inside_the_request_that_started_it() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = Captured::start();
         let tracker = TaskTracker::new();
         let started = {
             let _request = tracing::info_span!("request", id = "req-42").entered();
@@ -135,7 +115,7 @@ mod tests {
         };
         tracing::info!("outside any request");
         started.await.unwrap();
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         let line = text.lines().find(|l| l.contains("socket closed")).unwrap();
         assert!(
             line.contains("id=\"req-42\"") || line.contains("id=req-42"),

@@ -169,48 +169,14 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn serve_without_configuration_uses_chat_db_in_the_working_directory_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     // Only the port is moved off the default (8000 may be taken on a shared machine).
-    let mut child = chat_server(dir.path())
-        .env("CHAT_BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}/healthz");
-    let started = Instant::now();
-    loop {
-        if let Ok(resp) = reqwest::get(&url).await
-            && resp.status() == 200
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut child, _) = serve_binary(dir.path(), &[]).await;
     assert!(
         dir.path().join("chat.db").exists(),
         "the default database is chat.db in the cwd"
     );
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no graceful exit"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    signal(&child, "TERM");
+    let (status, _) = exit_of(&mut child, Duration::from_secs(20)).await;
     assert!(status.success(), "{status:?}");
 }
 

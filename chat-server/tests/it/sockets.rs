@@ -150,9 +150,7 @@ async fn every_refusal_comes_before_the_upgrade_as_json() {
 #[tokio::test]
 async fn the_browser_socket_takes_the_session_cookie_from_its_own_origin_only() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let chat = app.create_chat(&admin, "general", &[&ann]).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let (session, _) = app.create_session(&ann).await;
     let path = format!("/ws/chat/{}/", chat.id);
     let cookie = ("cookie", format!("chat_session={session}"));
@@ -177,10 +175,7 @@ async fn the_browser_socket_takes_the_session_cookie_from_its_own_origin_only() 
 #[tokio::test]
 async fn messages_from_rest_and_from_sockets_reach_every_socket_and_the_history() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let (_, [ann, bob], chat) = app.chat_with_members(["ann", "bob"]).await;
     let mut ann_socket = socket(&app, &ann, chat.id).await;
     let mut bob_socket = socket(&app, &bob, chat.id).await;
 
@@ -246,9 +241,7 @@ async fn messages_from_rest_and_from_sockets_reach_every_socket_and_the_history(
 #[tokio::test]
 async fn bad_frames_get_error_events_store_nothing_and_keep_the_socket_open() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let chat = app.create_chat(&admin, "general", &[&ann]).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let mut socket = socket(&app, &ann, chat.id).await;
     let bad = [
         Message::Text("not json".into()),
@@ -290,9 +283,7 @@ async fn bad_frames_get_error_events_store_nothing_and_keep_the_socket_open() {
 #[tokio::test]
 async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let chat = app.create_chat(&admin, "general", &[&ann]).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let mut socket = socket(&app, &ann, chat.id).await;
     let huge = json!({"type": "send", "content": "x".repeat(70 * 1024)}).to_string();
     socket.send(Message::Text(huge.into())).await.unwrap();
@@ -308,9 +299,7 @@ async fn sending_faster_than_the_rate_is_refused_with_rate_limited() {
     let app = spawn_app_with(Backend::Sqlite, chatcore::Config::for_tests(), settings)
         .await
         .unwrap();
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let chat = app.create_chat(&admin, "general", &[&ann]).await;
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
     let mut socket = socket(&app, &ann, chat.id).await;
     for i in 0..3 {
         send_json(
@@ -332,10 +321,7 @@ async fn sending_faster_than_the_rate_is_refused_with_rate_limited() {
 #[tokio::test]
 async fn a_removed_member_gets_the_removal_and_the_socket_closes() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let (admin, [ann, bob], chat) = app.chat_with_members(["ann", "bob"]).await;
     let mut ann_socket = socket(&app, &ann, chat.id).await;
     let mut bob_socket = socket(&app, &bob, chat.id).await;
     app.delete(&format!("/api/chat/{}/user/{}/", chat.id, ann.id()), &admin)
@@ -384,10 +370,7 @@ async fn a_socket_that_never_reads_is_closed_and_resuming_gets_everything() {
     let app = spawn_app_with(Backend::Sqlite, config, chat_server::Settings::default())
         .await
         .unwrap();
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let (_, [ann, bob], chat) = app.chat_with_members(["ann", "bob"]).await;
     let sleeper = socket(&app, &ann, chat.id).await;
     let mut reader = socket(&app, &bob, chat.id).await;
     // Large messages fill the sleeper's TCP buffers, then its queue.
@@ -456,10 +439,7 @@ async fn a_socket_that_never_reads_is_closed_and_resuming_gets_everything() {
 #[tokio::test]
 async fn the_sdk_connection_streams_events_and_sends_with_an_ack() {
     let app = spawn_app().await;
-    let admin = app.create_admin("root").await;
-    let ann = app.create_user("ann").await;
-    let bob = app.create_user("bob").await;
-    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let (_, [ann, bob], chat) = app.chat_with_members(["ann", "bob"]).await;
     let client = chat_sdk::Client::new(&app.base_url)
         .unwrap()
         .with_token(&ann.token)
