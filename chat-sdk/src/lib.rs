@@ -55,9 +55,13 @@
 
 #![warn(missing_docs)]
 
+mod answer;
 mod client;
+mod client_id;
 mod error;
 mod routes;
+#[cfg(test)]
+mod scripted;
 mod ws;
 
 pub use chatcore::ErrorKind;

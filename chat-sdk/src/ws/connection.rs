@@ -364,7 +364,8 @@ impl ChatConnection {
                         "WebSocket frame",
                         None,
                         "a binary frame; the chat protocol is JSON text",
-                        &data,
+                        data.len(),
+                        None,
                     )));
                 }
                 WsMessage::Close(frame) => {
@@ -494,11 +495,8 @@ mod tests {
 
     #[test]
     fn only_client_errors_of_the_upgrade_stop_reconnecting() {
-        let api = |status| Error::Api {
-            status,
-            kind: None,
-            message: String::new(),
-        };
+        let api =
+            |status| crate::error::api_error(status, &crate::answer::AnswerMeta::default(), b"");
         for status in [400, 401, 403, 404, 410] {
             assert!(is_final(&api(status)), "{status}");
         }
