@@ -16,6 +16,7 @@ mod messages;
 mod meta;
 mod props;
 mod sdk;
+mod sdk_stream;
 mod sockets;
 mod users;
 mod wire;
