@@ -176,6 +176,10 @@ impl Run {
     /// notice a quiet socket.
     async fn step(&mut self) {
         let reading = !self.in_flight.is_empty() || self.outbox.len() < HIGH_WATER;
+        if !reading {
+            // The socket is not read: its silence says nothing about the server.
+            self.quiet_at = Instant::now() + self.d.options.ping_interval;
+        }
         let Some(socket) = self.d.socket.as_mut() else {
             return;
         };
@@ -314,9 +318,6 @@ impl Run {
         }
         if let Some(event) = self.d.tracker.accept(event) {
             self.deliver(Ok(ChatEvent::Event(event)));
-        }
-        if let Some(reason) = self.d.tracker.ended.clone() {
-            self.end(reason, None);
         }
     }
 
