@@ -1,8 +1,11 @@
 //! [`Client`]: the REST half of the SDK. One typed method per endpoint, the credential it
-//! sends (none, a token, or Basic), and the one place where answers are read: a 2xx body is
-//! decoded into the promised type, anything else becomes an [`Error`].
+//! sends (none, a token, or Basic), and the one place where requests are sent and their
+//! answers read (under a size cap, by [`Answer`]): a 2xx body is decoded into the promised
+//! type, anything else becomes an [`Error`](crate::Error). Posting makes a `client_id` when the caller
+//! gives none and retries with it, so a retry never stores a message twice.
 
-use crate::error::{Error, Result, api_error};
+use crate::answer::Answer;
+use crate::error::Result;
 use crate::routes::{Routes, UserQuery};
 use base64::Engine as _;
 use chatcore::model::{
@@ -22,6 +25,14 @@ use url::Url;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting may take, with the client [`Client::new`] builds.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer body read by default (a full history page is about 3 MiB).
+const MAX_RESPONSE_BYTES: usize = 32 << 20;
+/// How many times a post is sent before its error is returned (same `client_id` each time).
+const POST_ATTEMPTS: u32 = 3;
+/// The first wait between two attempts of a post, when the server named none; it doubles.
+const POST_BACKOFF: Duration = Duration::from_millis(250);
+/// A post is not retried when the server asks to wait longer than this.
+const MAX_POST_RETRY_WAIT: Duration = Duration::from_secs(10);
 
 /// The answer of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,12 +103,14 @@ impl fmt::Debug for Auth {
 /// Cloning is cheap and clones share the connection pool; each clone keeps its own
 /// credential, so [`Client::with_token`] or [`Client::login`] never change another clone.
 /// Every method sends one request (except [`Client::messages_since`], which pages) and
-/// returns the typed answer, or an [`Error`] carrying the status and the server's text.
+/// returns the typed answer, or an [`Error`](crate::Error) carrying the status and the server's text.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     routes: Arc<Routes>,
     auth: Auth,
+    /// The largest answer body read.
+    max_response_bytes: usize,
 }
 
 impl fmt::Debug for Client {
@@ -130,7 +143,15 @@ impl Client {
             http,
             routes: Arc::new(Routes::new(base_url)?),
             auth: Auth::Anonymous,
+            max_response_bytes: MAX_RESPONSE_BYTES,
         })
+    }
+
+    /// The same client, reading answer bodies of at most `bytes` (default 32 MiB). A larger
+    /// success body is an [`Error::Decode`](crate::Error::Decode), read no further than the limit.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
     }
 
     /// The server's base URL (normalised to end with `/`).
@@ -173,6 +194,7 @@ impl Client {
             http: self.http.clone(),
             routes: Arc::clone(&self.routes),
             auth,
+            max_response_bytes: self.max_response_bytes,
         }
     }
 
@@ -311,14 +333,44 @@ impl Client {
         }
     }
 
-    /// `POST /api/chat/{id}/message/` (member): posts a message. With a `client_id`, a retry
-    /// of the same post answers the stored message instead of storing it twice.
+    /// `POST /api/chat/{id}/message/` (member): posts a message. Without a `client_id` the
+    /// SDK makes one (a random 128-bit id), so that retrying is safe: the server answers the
+    /// stored message to a repeated `client_id` instead of storing it twice. A post that
+    /// fails in a way worth retrying ([`Error::is_retryable`](crate::Error::is_retryable): no answer, a timeout, 429 or
+    /// 503…) is sent again, up to three times in all, after the server's `Retry-After`
+    /// (unless it is over 10 s) or a short backoff. The stored message carries the
+    /// `client_id` it was posted with.
     pub async fn post_message(&self, chat: ChatId, message: &NewMessage) -> Result<Message> {
-        self.json(Method::POST, self.routes.messages(chat), Some(message))
-            .await
+        let message = NewMessage {
+            content: message.content.clone(),
+            client_id: Some(
+                message
+                    .client_id
+                    .clone()
+                    .unwrap_or_else(crate::client_id::new_client_id),
+            ),
+        };
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .json(Method::POST, self.routes.messages(chat), Some(&message))
+                .await;
+            let wait = match &result {
+                Err(e) if e.is_retryable() && attempt < POST_ATTEMPTS => e
+                    .retry_after()
+                    .unwrap_or(POST_BACKOFF * 2u32.pow(attempt - 1)),
+                _ => return result,
+            };
+            if wait > MAX_POST_RETRY_WAIT {
+                return result;
+            }
+            tracing::debug!(%chat, attempt, ?wait, "retrying a post with the same client_id");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
     }
 
-    /// Posts `content` without a `client_id` (see [`Client::post_message`]).
+    /// Posts `content` with a `client_id` the SDK makes (see [`Client::post_message`]).
     pub async fn post(&self, chat: ChatId, content: &str) -> Result<Message> {
         let message = NewMessage {
             content: content.to_owned(),
@@ -386,13 +438,14 @@ impl Client {
 
     // ----- plumbing -------------------------------------------------------------------
 
-    /// Sends one request and returns the status and the whole body.
+    /// Sends one request and reads its answer (the body up to the client's limit).
     async fn send<B: Serialize + ?Sized>(
         &self,
         method: Method,
         url: Url,
         body: Option<&B>,
-    ) -> Result<(u16, bytes::Bytes)> {
+        context: &str,
+    ) -> Result<Answer> {
         let mut request = self
             .http
             .request(method, url)
@@ -404,9 +457,7 @@ impl Client {
             request = request.json(body);
         }
         let response = request.send().await?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await?;
-        Ok((status, body))
+        Answer::read(response, self.max_response_bytes, context).await
     }
 
     /// A request whose 2xx answer has a JSON body of type `T`.
@@ -417,8 +468,9 @@ impl Client {
         body: Option<&B>,
     ) -> Result<T> {
         let context = format!("{method} {url}");
-        let (status, bytes) = self.send(method, url, body).await?;
-        decode(&context, status, &bytes)
+        self.send(method, url, body, &context)
+            .await?
+            .decode(&context)
     }
 
     /// A request whose 2xx answer has no body worth reading (204).
@@ -428,27 +480,30 @@ impl Client {
         url: Url,
         body: Option<&B>,
     ) -> Result<()> {
-        let (status, bytes) = self.send(method, url, body).await?;
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(api_error(status, &bytes))
+        let context = format!("{method} {url}");
+        match self.send(method, url, body, &context).await?.error() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
-}
-
-/// Reads an answer: a 2xx body as `T`, anything else as an error answer.
-pub(crate) fn decode<T: DeserializeOwned>(context: &str, status: u16, body: &[u8]) -> Result<T> {
-    if !(200..300).contains(&status) {
-        return Err(api_error(status, body));
-    }
-    serde_json::from_slice(body).map_err(|e| Error::decode(context, Some(status), e, body))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::answer::AnswerMeta;
+    use crate::error::Error;
     use chatcore::ErrorKind;
+
+    /// Reads a body as `client.rs` does, without a server.
+    fn decode<T: DeserializeOwned>(context: &str, status: u16, body: &[u8]) -> Result<T> {
+        Answer {
+            status,
+            meta: AnswerMeta::default(),
+            body: bytes::Bytes::copy_from_slice(body),
+        }
+        .decode(context)
+    }
 
     #[test]
     fn a_success_body_decodes_into_the_promised_type() {
@@ -476,12 +531,12 @@ mod tests {
             Error::Decode {
                 context,
                 status,
-                snippet,
+                length,
                 ..
             } => {
                 assert_eq!(context, "GET http://h/api/chat/");
                 assert_eq!(*status, Some(200));
-                assert_eq!(snippet, r#"{"chats": []}"#);
+                assert_eq!(*length, 13);
             }
             other => panic!("expected a decode error, got {other:?}"),
         }
@@ -489,6 +544,32 @@ mod tests {
             err.to_string()
                 .starts_with("unexpected answer from GET http://h/api/chat/")
         );
+    }
+
+    #[test]
+    fn a_decode_error_never_quotes_the_body_only_its_length_and_where_parsing_failed() {
+        // A login or register answer carries the token; a body of the wrong shape must not
+        // put it (or any other part of the body) into an error that ends up in a log.
+        let secret = "0f1e2d3c4b5a69788796a5b4c3d2e1f000112233";
+        let bodies = [
+            format!(r#"{{"token":"{secret}","user":"{secret}"}}"#),
+            format!(r#"{{"token":"{secret}","#),
+            format!(r#"{{"token":"{secret}" garbage}}"#),
+            format!(r#"{{"{secret}":1}}"#),
+        ];
+        for body in &bodies {
+            let err = decode::<chatcore::model::RegisterResponse>(
+                "POST http://h/api/accounts/register/",
+                201,
+                body.as_bytes(),
+            )
+            .unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!shown.contains("0f1e2d"), "{shown}");
+            assert!(shown.contains(&format!("{} bytes", body.len())), "{shown}");
+            assert!(shown.contains("line 1 column"), "{shown}");
+        }
     }
 
     #[test]
@@ -541,6 +622,94 @@ mod tests {
         assert!(!printed.contains("secret0token"), "{printed}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("user1"), "{printed}");
+    }
+
+    async fn scripted() -> (tokio::net::TcpListener, Client) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let client = Client::new(&base).unwrap().with_token("t0ken").unwrap();
+        (listener, client)
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_whether_its_length_is_announced_or_not() {
+        let (listener, client) = scripted().await;
+        let client = client.max_response_bytes(1024);
+        let big = format!("[{}]", vec!["1"; 2000].join(","));
+        let server = tokio::spawn(async move {
+            crate::scripted::answer(&listener, "200 OK", &[], big.as_bytes()).await;
+            // No length announced: the SDK stops reading at its limit.
+            let mut unannounced = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_vec();
+            unannounced.extend_from_slice(big.as_bytes());
+            crate::scripted::answer_raw(&listener, &unannounced).await;
+        });
+        for _ in 0..2 {
+            let err = client.chats().await.unwrap_err();
+            assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+            assert!(err.to_string().contains("limit of 1024 bytes"), "{err}");
+        }
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn post_without_a_client_id_sends_a_generated_one_and_retries_with_it() {
+        let (listener, client) = scripted().await;
+        let server = tokio::spawn(async move {
+            let first = crate::scripted::answer(
+                &listener,
+                "503 Service Unavailable",
+                &[("retry-after", "0"), ("content-type", "application/json")],
+                br#"{"error":"The server is busy","code":"unavailable"}"#,
+            )
+            .await;
+            let client_id = first.json()["client_id"].as_str().unwrap().to_owned();
+            let stored = serde_json::json!({
+                "id": 9, "chat": 1, "seq": 1, "content": "hi", "client_id": client_id,
+                "timestamp": "2026-11-24T09:21:11.386088+00:00",
+                "user": {"id": 2, "first_name": "", "last_name": "", "username": "ann", "email": ""},
+            });
+            let second = crate::scripted::answer(
+                &listener,
+                "201 Created",
+                &[("content-type", "application/json")],
+                stored.to_string().as_bytes(),
+            )
+            .await;
+            let third = crate::scripted::hang_up(&listener).await;
+            (first, second, third)
+        });
+        let message = client.post(ChatId(1), "hi").await.unwrap();
+        let again = client.post(ChatId(1), "hi").await;
+        let (first, second, third) = server.await.unwrap();
+        assert!(again.is_err());
+        assert_eq!(first.line, "POST /api/chat/1/message/ HTTP/1.1");
+        let id = first.json()["client_id"].as_str().unwrap().to_owned();
+        assert!((1..=64).contains(&id.chars().count()), "{id}");
+        assert_eq!(
+            second.json()["client_id"],
+            id.as_str(),
+            "a retry sends the same id"
+        );
+        assert_eq!(message.client_id.as_deref(), Some(id.as_str()));
+        assert_eq!(first.line, third.line);
+        assert_ne!(
+            third.json()["client_id"],
+            id.as_str(),
+            "a new post gets a new id"
+        );
+    }
+
+    #[tokio::test]
+    async fn post_keeps_the_callers_client_id() {
+        let (listener, client) = scripted().await;
+        let server = tokio::spawn(async move { crate::scripted::hang_up(&listener).await });
+        let message = NewMessage {
+            content: "hi".into(),
+            client_id: Some("mine-1".into()),
+        };
+        let _ = client.post_message(ChatId(1), &message).await;
+        let request = server.await.unwrap();
+        assert_eq!(request.json()["client_id"], "mine-1");
     }
 
     #[tokio::test]

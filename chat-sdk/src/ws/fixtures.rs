@@ -1,6 +1,6 @@
-//! Events for the tests of the `ws` module.
+//! Events, messages and chats for the tests of the `ws` module.
 
-use chatcore::model::{ChatId, Event, Message, MessageId, RemovalReason, User, UserId};
+use chatcore::model::{Chat, ChatId, Event, Message, MessageId, RemovalReason, User, UserId};
 
 pub(super) fn user(id: i64, name: &str) -> User {
     User {
@@ -12,8 +12,9 @@ pub(super) fn user(id: i64, name: &str) -> User {
     }
 }
 
-pub(super) fn message(seq: i64) -> Event {
-    Event::message(Message {
+/// Message `seq` of chat 1, as history lists it.
+pub(super) fn stored(seq: i64) -> Message {
+    Message {
         id: MessageId(100 + seq),
         chat: ChatId(1),
         user: user(2, "user1"),
@@ -21,7 +22,12 @@ pub(super) fn message(seq: i64) -> Event {
         timestamp: time::OffsetDateTime::UNIX_EPOCH,
         seq,
         client_id: None,
-    })
+    }
+}
+
+/// Message `seq` of chat 1, as the socket sends it.
+pub(super) fn message(seq: i64) -> Event {
+    Event::message(stored(seq))
 }
 
 pub(super) fn removed(id: i64, reason: RemovalReason) -> Event {
@@ -30,6 +36,21 @@ pub(super) fn removed(id: i64, reason: RemovalReason) -> Event {
         user: user(id, "someone"),
         reason,
         at_seq: 0,
+    }
+}
+
+/// Chat 1 named `name` with members `ids` (user `n` is named `user<n>`).
+pub(super) fn chat(name: &str, ids: &[i64], last_seq: i64) -> Chat {
+    Chat {
+        id: ChatId(1),
+        name: name.to_owned(),
+        participants: ids
+            .iter()
+            .map(|&id| user(id, &format!("user{id}")))
+            .collect(),
+        created_at: time::OffsetDateTime::UNIX_EPOCH,
+        last_seq,
+        last_message: None,
     }
 }
 

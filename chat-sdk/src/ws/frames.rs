@@ -1,6 +1,7 @@
 //! The frames of the chat WebSocket: what the server sends ([`ServerFrame`]: events,
 //! acknowledgements, refusals), parsed by `type`, and what the client sends.
 
+use crate::answer::json_failure;
 use crate::error::{Error, Result};
 use chatcore::ErrorKind;
 use chatcore::model::{EVENT_TYPES, Event, MessageId};
@@ -68,16 +69,18 @@ impl ServerFrame {
             #[serde(rename = "type")]
             kind: Option<String>,
         }
-        let fail = |reason: &dyn std::fmt::Display| {
-            Error::decode("WebSocket frame", None, reason, text.as_bytes())
-        };
-        let tag: Tag = serde_json::from_str(text).map_err(|e| fail(&e))?;
-        let kind = tag.kind.ok_or_else(|| fail(&"the frame has no `type`"))?;
+        let fail =
+            |reason: String| Error::decode("WebSocket frame", None, reason, text.len(), None);
+        let json = |e: serde_json::Error| fail(json_failure(&e));
+        let tag: Tag = serde_json::from_str(text).map_err(json)?;
+        let kind = tag
+            .kind
+            .ok_or_else(|| fail("the frame has no `type`".to_owned()))?;
         let frame = match kind.as_str() {
-            "ack" => ServerFrame::Ack(serde_json::from_str(text).map_err(|e| fail(&e))?),
-            "error" => ServerFrame::Error(serde_json::from_str(text).map_err(|e| fail(&e))?),
+            "ack" => ServerFrame::Ack(serde_json::from_str(text).map_err(json)?),
+            "error" => ServerFrame::Error(serde_json::from_str(text).map_err(json)?),
             known if EVENT_TYPES.contains(&known) => {
-                ServerFrame::Event(Box::new(serde_json::from_str(text).map_err(|e| fail(&e))?))
+                ServerFrame::Event(Box::new(serde_json::from_str(text).map_err(json)?))
             }
             _ => ServerFrame::Unknown(kind),
         };

@@ -1,6 +1,7 @@
 //! The test fixture: [`spawn_app`] starts the real server on a random port over a fresh
 //! database (a temp SQLite file; a throwaway PostgreSQL schema with [`spawn_app_on`] when
-//! `CHAT_TEST_POSTGRES_URL` is set), with typed helpers to make admins, users and chats
+//! `CHAT_TEST_POSTGRES_URL` is set; [`spawn_app_at`] on a given SQLite file and address, so a
+//! test can restart the server), with typed helpers to make admins, users and chats
 //! through the core and to call the API over raw HTTP. Logs only when `TEST_LOG` is set.
 
 #![allow(dead_code)] // Each test module uses a different subset of the helpers.
@@ -256,6 +257,45 @@ pub async fn spawn_app_customized(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port is free");
+    Some(start(
+        core, listener, settings, backend, sqlite_dir, pg_schema,
+    ))
+}
+
+/// A server on the SQLite database file `path` (made if missing), listening on `address`
+/// (port 0: any). The caller keeps the file, so a test can stop the server and start another
+/// on the same database and the same port.
+pub async fn spawn_app_at(path: &std::path::Path, address: SocketAddr) -> TestApp {
+    init_logs();
+    let config = Config::for_tests();
+    let url = format!("sqlite://{}", path.display());
+    let store = SqliteStore::open(&url, config.max_connections)
+        .await
+        .expect("the SQLite database opens");
+    let broker = Arc::new(LocalBroker::new(config.subscriber_buffer));
+    let core = ChatCore::with_parts(Arc::new(store), broker, config).expect("the core assembles");
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .expect("the address is free");
+    start(
+        core,
+        listener,
+        Settings::default(),
+        Backend::Sqlite,
+        None,
+        None,
+    )
+}
+
+/// Serves `core` on `listener`.
+fn start(
+    core: ChatCore,
+    listener: tokio::net::TcpListener,
+    settings: Settings,
+    backend: Backend,
+    sqlite_dir: Option<tempfile::TempDir>,
+    pg_schema: Option<PgTestSchema>,
+) -> TestApp {
     let address = listener.local_addr().expect("the listener has an address");
     let mut services = core.services();
     customize(&mut services);
@@ -270,7 +310,7 @@ pub async fn spawn_app_customized(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("the client builds");
-    Some(TestApp {
+    TestApp {
         address,
         base_url: format!("http://{address}"),
         services,
@@ -281,7 +321,7 @@ pub async fn spawn_app_customized(
         server: Some(server),
         _sqlite_dir: sqlite_dir,
         _pg_schema: pg_schema,
-    })
+    }
 }
 
 async fn chat_server_task(

@@ -17,6 +17,7 @@ mod messages;
 mod meta;
 mod props;
 mod sdk;
+mod sdk_stream;
 mod sockets;
 mod users;
 mod wire;

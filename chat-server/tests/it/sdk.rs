@@ -34,6 +34,7 @@ fn assert_api_error<T: std::fmt::Debug>(result: Result<T, Error>, status: u16, k
             status: got_status,
             kind: got_kind,
             message,
+            ..
         }) => {
             assert_eq!(
                 (got_status, got_kind),

@@ -446,16 +446,16 @@ async fn the_sdk_connection_streams_events_and_sends_with_an_ack() {
         .unwrap();
     let mut connection = client.connect(chat.id).await.unwrap();
     app.post_message(&bob, chat.id, "from bob").await;
-    let event = tokio::time::timeout(PATIENCE, connection.next_event())
+    let event = tokio::time::timeout(PATIENCE, connection.next())
         .await
         .unwrap()
         .unwrap()
         .unwrap();
-    match event {
-        chatcore::model::Event::Message(m) => assert_eq!(m.message.content, "from bob"),
-        other => panic!("{other:?}"),
+    match event.message() {
+        Some(m) => assert_eq!(m.content, "from bob"),
+        None => panic!("{event:?}"),
     }
-    let ack = connection.send("from ann", "ann-1").await.unwrap();
+    let ack = connection.send("from ann").await.unwrap();
     assert_eq!(ack.seq, 2);
     let history = app
         .get(&format!("/api/chat/{}/message/", chat.id), &bob)
