@@ -18,7 +18,11 @@ impl Captured {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        (captured, tracing::subscriber::set_default(subscriber))
+        let guard = tracing::subscriber::set_default(subscriber);
+        // A callsite first reached on a thread without a subscriber (another test) caches
+        // "never"; recompute so this thread's events are not dropped.
+        tracing::callsite::rebuild_interest_cache();
+        (captured, guard)
     }
 
     /// The text logged so far.

@@ -258,7 +258,7 @@ pub async fn spawn_app_customized(
         .await
         .expect("a port is free");
     Some(start(
-        core, listener, settings, backend, sqlite_dir, pg_schema,
+        core, listener, settings, backend, sqlite_dir, pg_schema, customize,
     ))
 }
 
@@ -284,10 +284,11 @@ pub async fn spawn_app_at(path: &std::path::Path, address: SocketAddr) -> TestAp
         Backend::Sqlite,
         None,
         None,
+        |_| {},
     )
 }
 
-/// Serves `core` on `listener`.
+/// Serves `core` on `listener`, its services changed by `customize` first.
 fn start(
     core: ChatCore,
     listener: tokio::net::TcpListener,
@@ -295,6 +296,7 @@ fn start(
     backend: Backend,
     sqlite_dir: Option<tempfile::TempDir>,
     pg_schema: Option<PgTestSchema>,
+    customize: impl FnOnce(&mut Services),
 ) -> TestApp {
     let address = listener.local_addr().expect("the listener has an address");
     let mut services = core.services();
