@@ -491,7 +491,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::answer::AnswerMeta;
+    use crate::answer_meta::AnswerMeta;
     use crate::error::Error;
     use chatcore::ErrorKind;
 

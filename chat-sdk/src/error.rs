@@ -3,7 +3,7 @@
 //! not match the contract (described by length and position, never quoted), and the
 //! WebSocket's failures. Also the pure function that turns an error answer into an [`Error`].
 
-use crate::answer::AnswerMeta;
+use crate::answer_meta::AnswerMeta;
 use chatcore::{ErrorBody, ErrorKind};
 use serde::Deserialize;
 use std::time::Duration;
@@ -376,14 +376,17 @@ mod tests {
         let now = time::macros::datetime!(2015-10-21 07:27:00 UTC);
         let value = http::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
         assert_eq!(
-            crate::answer::retry_after(&value, now),
+            crate::answer_meta::retry_after(&value, now),
             Some(Duration::from_secs(60))
         );
         // A date in the past means "now"; junk means nothing.
         let past = http::HeaderValue::from_static("Wed, 21 Oct 2015 07:00:00 GMT");
-        assert_eq!(crate::answer::retry_after(&past, now), Some(Duration::ZERO));
+        assert_eq!(
+            crate::answer_meta::retry_after(&past, now),
+            Some(Duration::ZERO)
+        );
         let junk = http::HeaderValue::from_static("soon");
-        assert_eq!(crate::answer::retry_after(&junk, now), None);
+        assert_eq!(crate::answer_meta::retry_after(&junk, now), None);
     }
 
     #[test]

@@ -75,6 +75,7 @@
 #![warn(missing_docs)]
 
 mod answer;
+mod answer_meta;
 mod client;
 mod client_id;
 mod error;

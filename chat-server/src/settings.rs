@@ -2,6 +2,7 @@
 //! timeouts, trusted proxies and origins, cookies and WebSocket limits. Production defaults;
 //! the CLI fills them from flags and `CHAT_*` variables, tests build them in code.
 
+pub use crate::http::client_ip::SecureCookies;
 use crate::http::client_ip::TrustedProxy;
 use std::time::Duration;
 
@@ -63,19 +64,6 @@ impl Default for Settings {
             ws: WsSettings::default(),
         }
     }
-}
-
-/// When cookies carry the `Secure` attribute (and the session cookie the `__Host-` prefix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecureCookies {
-    /// When the request came over TLS: a trusted proxy says `X-Forwarded-Proto: https`
-    /// (the server itself speaks plain HTTP).
-    Auto,
-    /// Always (the server is only ever reached over https).
-    Always,
-    /// Never (plain-HTTP development set-ups behind a TLS-terminating proxy that does not
-    /// send `X-Forwarded-Proto`).
-    Never,
 }
 
 /// Limits of one WebSocket connection.

@@ -99,8 +99,9 @@ mod tests {
 
     #[test]
     fn only_client_errors_of_the_upgrade_stop_reconnecting() {
-        let api =
-            |status| crate::error::api_error(status, &crate::answer::AnswerMeta::default(), b"");
+        let api = |status| {
+            crate::error::api_error(status, &crate::answer_meta::AnswerMeta::default(), b"")
+        };
         for status in [400, 401, 403, 404, 410] {
             assert!(is_final(&api(status)), "{status}");
         }

@@ -3,7 +3,6 @@
 //! untrusted hop of `X-Forwarded-For`), and whether it came over https
 //! (`X-Forwarded-Proto`), which decides `Secure` cookies.
 
-use crate::settings::SecureCookies;
 use http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -110,6 +109,19 @@ pub fn client_ip(
         nearest = ip;
     }
     Some(nearest)
+}
+
+/// When cookies carry the `Secure` attribute (and the session cookie the `__Host-` prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecureCookies {
+    /// When the request came over TLS: a trusted proxy says `X-Forwarded-Proto: https`
+    /// (the server itself speaks plain HTTP).
+    Auto,
+    /// Always (the server is only ever reached over https).
+    Always,
+    /// Never (plain-HTTP development set-ups behind a TLS-terminating proxy that does not
+    /// send `X-Forwarded-Proto`).
+    Never,
 }
 
 /// Whether the client reached us over https: only a trusted proxy can say so (the server
