@@ -9,6 +9,7 @@ use crate::http::client_ip::PeerAddr;
 use crate::layers;
 use crate::settings::{MIN_MAX_HEADER_BYTES, Settings};
 use crate::state::AppState;
+use chatcore::broker::redis::{RedisBroker, RedisError, RedisSettings};
 use chatcore::{ChatCore, Config, Services};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -29,6 +30,9 @@ pub enum ServeError {
     /// The core could not open its database.
     #[error("cannot open the database: {0}")]
     Core(#[from] chatcore::Error),
+    /// The Redis of several nodes did not answer at start.
+    #[error("{0}")]
+    Redis(#[from] RedisError),
     /// A socket error.
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -157,6 +161,29 @@ impl Application {
         settings: Settings,
     ) -> Result<Self, ServeError> {
         let core = ChatCore::open(database_url, config).await?;
+        let listener = TcpListener::bind(bind).await?;
+        Ok(Self {
+            core,
+            listener,
+            settings,
+        })
+    }
+
+    /// [`Application::build`] for one of several nodes behind one database: events fan out
+    /// to the other nodes through Redis. Redis must answer at start; if it goes away later,
+    /// the node serves its own clients, reconnects, and catches up from the database.
+    ///
+    /// # Errors
+    /// Redis does not answer, the database cannot be opened or the address cannot be bound.
+    pub async fn build_with_redis(
+        database_url: &str,
+        redis: &RedisSettings,
+        config: Config,
+        bind: SocketAddr,
+        settings: Settings,
+    ) -> Result<Self, ServeError> {
+        let broker = RedisBroker::connect(redis, config.subscriber_buffer).await?;
+        let core = ChatCore::open_with_broker(database_url, Arc::new(broker), config).await?;
         let listener = TcpListener::bind(bind).await?;
         Ok(Self {
             core,

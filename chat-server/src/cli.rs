@@ -8,6 +8,7 @@ use crate::http::client_ip::TrustedProxy;
 use crate::settings::{
     DEFAULT_MAX_HEADER_BYTES, MIN_MAX_HEADER_BYTES, SecureCookies, Settings, WsSettings,
 };
+use chatcore::broker::redis::RedisSettings;
 use chatcore::model::Registration;
 use chatcore::{ChatCore, Config, LoginRateLimit};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -100,9 +101,13 @@ pub struct ServeArgs {
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Redis URL for fan-out between several server nodes.
+    /// Redis URL for fan-out between several server nodes sharing one PostgreSQL
+    /// database (`redis://[:password@]host[:port][/db]`). Without it, one node.
     #[arg(long, hide_env_values = true, env = "CHAT_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// Prefix of the Redis channel names; nodes that serve each other use the same one.
+    #[arg(long, hide_env_values = true, env = "CHAT_REDIS_PREFIX", default_value = chatcore::broker::redis::DEFAULT_PREFIX)]
+    pub redis_prefix: String,
     /// Whether anyone may register.
     #[arg(long, hide_env_values = true, env = "CHAT_REGISTRATION", value_enum, default_value_t = RegistrationMode::Open)]
     pub registration: RegistrationMode,
@@ -254,9 +259,6 @@ pub enum CliError {
     /// Reading the password failed.
     #[error("cannot read the password: {0}")]
     Password(String),
-    /// A feature that comes with a later release.
-    #[error("{0}")]
-    NotYet(&'static str),
 }
 
 /// Runs the parsed command line.
@@ -308,12 +310,6 @@ async fn open(db: &DatabaseArgs, mut config: Config) -> Result<ChatCore, CliErro
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    if args.redis_url.is_some() {
-        return Err(CliError::NotYet(
-            "--redis-url / CHAT_REDIS_URL: fan-out through Redis between several nodes comes \
-             in a later release; run a single node without it for now",
-        ));
-    }
     let config = Config {
         registration_open: args.registration == RegistrationMode::Open,
         max_connections: args.database.db_max_connections,
@@ -325,9 +321,22 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         ..Config::default()
     };
     let settings = settings(&args);
-    let app = Application::build(&args.database.database_url, config, args.bind, settings).await?;
+    let database_url = &args.database.database_url;
+    // An empty `CHAT_REDIS_URL=` means none.
+    let redis_url = args
+        .redis_url
+        .as_deref()
+        .filter(|url| !url.trim().is_empty());
+    let app = match redis_url {
+        Some(url) => {
+            let redis = RedisSettings::new(url).with_prefix(args.redis_prefix.as_str());
+            Application::build_with_redis(database_url, &redis, config, args.bind, settings).await?
+        }
+        None => Application::build(database_url, config, args.bind, settings).await?,
+    };
     let addr = app.local_addr().map_err(ServeError::from)?;
-    tracing::info!(%addr, database = %redact(&args.database.database_url), "listening");
+    let fan_out = redis_url.map_or_else(|| "in-process (one node)".to_owned(), redact);
+    tracing::info!(%addr, database = %redact(database_url), %fan_out, "listening");
     app.run_until_stopped(shutdown_on_signals()).await?;
     Ok(())
 }

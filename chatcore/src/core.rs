@@ -58,8 +58,18 @@ impl ChatCore {
     /// Opens the database `url` names (`sqlite://…`, `postgres://…`), applies migrations and
     /// starts the writer with the in-process broker.
     pub async fn open(url: &str, config: Config) -> Result<Self> {
-        let store = store::open(url, config.max_connections).await?;
         let broker = Arc::new(LocalBroker::new(config.subscriber_buffer));
+        Self::open_with_broker(url, broker, config).await
+    }
+
+    /// [`ChatCore::open`] with another broker, e.g. the Redis one of several nodes
+    /// (`broker::redis::RedisBroker::connect`, feature `redis`).
+    pub async fn open_with_broker(
+        url: &str,
+        broker: Arc<dyn Broker>,
+        config: Config,
+    ) -> Result<Self> {
+        let store = store::open(url, config.max_connections).await?;
         Self::with_parts(store, broker, config)
     }
 
@@ -142,9 +152,11 @@ impl ChatCore {
         &self.config
     }
 
-    /// Stops taking posts and waits until every queued one is stored. Services still held
+    /// Stops taking posts and waits until every queued one is stored and handed to the
+    /// broker (which passes on what it still has for other nodes). Services still held
     /// elsewhere answer `Unavailable` to posts afterwards.
     pub async fn shutdown(self) {
         self.writer.shutdown().await;
+        self.broker.shutdown().await;
     }
 }

@@ -1,5 +1,6 @@
 //! Test and benchmark fixtures: a throwaway PostgreSQL schema per test, so suites run in
-//! parallel on one database and leave nothing behind. Not for production use:
+//! parallel on one database and leave nothing behind (and, for tests across nodes, a Redis
+//! channel prefix per test and a private `redis-server`). Not for production use:
 //! built only with the `testing` feature, which test suites and benchmarks enable.
 
 use crate::error::{Error, Result};
@@ -7,6 +8,9 @@ use crate::store::postgres::PgStore;
 use sqlx::Connection;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+mod redis;
+pub use redis::{REDIS_URL_VAR, RedisServer, redis_url, unique_prefix};
 
 /// The variable naming the test PostgreSQL database.
 pub const POSTGRES_URL_VAR: &str = "CHAT_TEST_POSTGRES_URL";

@@ -147,14 +147,39 @@ fn without_a_terminal_or_a_password_source_createsuperuser_explains_itself() {
 }
 
 #[test]
-fn redis_is_refused_with_a_clear_message_for_now() {
+fn an_unreachable_redis_stops_serve_at_start_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on a port just released; the password must not be shown.
+    let url = format!("redis://:hunter2@127.0.0.1:{}", free_port());
     let out = chat_server(dir.path())
-        .env("CHAT_REDIS_URL", "redis://127.0.0.1:6379")
+        .env("CHAT_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("CHAT_REDIS_URL", &url)
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("later release"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: cannot connect to Redis at redis://:***@127.0.0.1:"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_with_redis_comes_up_and_stops_on_sigterm() {
+    let Some(redis) = chatcore::testing::redis_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = chatcore::testing::unique_prefix();
+    let (mut child, _base) = serve_binary(
+        dir.path(),
+        &[("CHAT_REDIS_URL", &redis), ("CHAT_REDIS_PREFIX", &prefix)],
+    )
+    .await;
+    signal(&child, "TERM");
+    let (status, _) = exit_of(&mut child, Duration::from_secs(30)).await;
+    assert!(status.success(), "{status:?}");
 }
 
 /// A free port (bound and released; good enough on loopback).

@@ -15,6 +15,7 @@ mod matrix;
 mod members;
 mod messages;
 mod meta;
+mod nodes;
 mod props;
 mod sdk;
 mod sdk_stream;

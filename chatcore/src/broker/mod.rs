@@ -1,8 +1,12 @@
 //! The fan-out port: [`Broker`] carries committed events to every subscriber of a chat, on
 //! this node and (with the Redis adapter) on every other. Only this module knows how events
 //! travel; each event is serialized once ([`EventFrame`]) and the bytes are shared.
+//! A chat's local channel carries [`Delivery`]: events, and the [`Delivery::Resync`] signal
+//! a broker sends when events may have been lost on the way between nodes.
 
 mod local;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use local::LocalBroker;
 
@@ -41,6 +45,26 @@ impl EventFrame {
     pub fn json(&self) -> &Bytes {
         &self.json
     }
+
+    /// An event received as JSON (from another node): parsed once, the bytes kept as they
+    /// came, so they are not serialized again.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn from_json(json: Bytes) -> serde_json::Result<SharedEvent> {
+        let event = serde_json::from_slice(&json)?;
+        Ok(Arc::new(Self { event, json }))
+    }
+}
+
+/// What a chat's local channel carries to its subscriptions.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// A committed event.
+    Event(SharedEvent),
+    /// Events of this chat may have been lost on the way (the broker's link to the other
+    /// nodes dropped and came back, or has only now been set up): each subscription
+    /// compares itself with the store, reads what it missed, and re-checks that its viewer
+    /// may still read the chat.
+    Resync,
 }
 
 /// Delivers committed events to the subscribers of their chat.
@@ -50,5 +74,8 @@ pub trait Broker: Send + Sync {
     async fn publish(&self, event: SharedEvent);
     /// Registers a subscriber on this node. The receiver is bounded: one that falls behind
     /// gets `RecvError::Lagged` instead of slowing the chat down.
-    fn subscribe(&self, chat: ChatId) -> broadcast::Receiver<SharedEvent>;
+    fn subscribe(&self, chat: ChatId) -> broadcast::Receiver<Delivery>;
+    /// Hands on what is still queued for other nodes and stops background work (called by
+    /// `ChatCore::shutdown` after the writer has stopped). The in-process broker has none.
+    async fn shutdown(&self) {}
 }

@@ -2,12 +2,15 @@
 //! no duplicate. It tracks the last delivered `seq`: a live message at or below it is
 //! dropped, the next one is delivered, a later one (or a membership event whose `at_seq` is
 //! ahead) first reads the missing range from the store, which has it because per-chat
-//! commit order is `seq` order.
+//! commit order is `seq` order. After a possible loss between nodes the broker sends
+//! [`Delivery::Resync`]: the subscription then re-checks its viewer and the chat, and reads
+//! up to the chat's `last_seq` in the store, so a lost message is found even when nothing
+//! follows it.
 
 use crate::auth::Actor;
-use crate::broker::{EventFrame, SharedEvent};
+use crate::broker::{Delivery, EventFrame, SharedEvent};
 use crate::error::Result;
-use crate::model::{ChatId, Event, PageRequest};
+use crate::model::{ChatId, Event, PageRequest, RemovalReason};
 use crate::store::Store;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,7 +22,7 @@ const CATCH_UP_PAGE: u32 = 200;
 /// The event stream of one chat for one actor. Call [`Subscription::next`] until `None`.
 pub struct Subscription {
     store: Arc<dyn Store>,
-    receiver: broadcast::Receiver<SharedEvent>,
+    receiver: broadcast::Receiver<Delivery>,
     viewer: Actor,
     chat: ChatId,
     /// The last `seq` delivered (or skipped as already known to the client).
@@ -52,7 +55,7 @@ impl std::fmt::Debug for Subscription {
 impl Subscription {
     pub(super) fn new(
         store: Arc<dyn Store>,
-        receiver: broadcast::Receiver<SharedEvent>,
+        receiver: broadcast::Receiver<Delivery>,
         viewer: Actor,
         chat: ChatId,
         after_seq: i64,
@@ -109,7 +112,11 @@ impl Subscription {
             let event = match self.held.take() {
                 Some(event) => event,
                 None => match self.receiver.recv().await {
-                    Ok(event) => event,
+                    Ok(Delivery::Event(event)) => event,
+                    Ok(Delivery::Resync) => {
+                        self.resync().await?;
+                        continue;
+                    }
                     Err(RecvError::Lagged(_)) => {
                         self.ended = true;
                         return Ok(Some(EventFrame::new(Event::Lagged {
@@ -163,6 +170,47 @@ impl Subscription {
                 Admission::Deliver
             }
         }
+    }
+
+    /// After a possible loss ([`Delivery::Resync`]): ends the stream when the chat is gone or
+    /// the viewer may no longer read it (removed, deactivated, demoted while not a member),
+    /// else aims the catch-up at the chat's `last_seq` in the store. Events that only live
+    /// streams carry (another member added, a rename) cannot be replayed from the store.
+    async fn resync(&mut self) -> Result<()> {
+        let Some(chat) = self.store.chat(self.chat).await? else {
+            self.end_with(Event::ChatDeleted {
+                chat: self.chat,
+                at_seq: self.last_seq,
+            });
+            return Ok(());
+        };
+        let viewer = self.store.user_by_id(self.viewer.id()).await?;
+        let removed = match &viewer {
+            Some(user) if !user.is_active => Some(RemovalReason::Deactivated),
+            // Admins may read every chat.
+            Some(user) if user.is_admin => None,
+            Some(_) if self.store.is_member(self.chat, self.viewer.id()).await? => None,
+            Some(_) => Some(RemovalReason::Removed),
+            None => Some(RemovalReason::Deactivated),
+        };
+        if let Some(reason) = removed {
+            let user = viewer.map_or_else(|| self.viewer.user().clone(), |v| v.user());
+            self.end_with(Event::MemberRemoved {
+                chat: self.chat,
+                user: user.hidden(),
+                reason,
+                at_seq: self.last_seq,
+            });
+            return Ok(());
+        }
+        self.catch_up_to = self.catch_up_to.max(chat.last_seq);
+        Ok(())
+    }
+
+    /// Queues `event` as the stream's last.
+    fn end_with(&mut self, event: Event) {
+        self.backlog.push_back(EventFrame::new(event));
+        self.ended = true;
     }
 
     async fn read_backlog(&mut self) -> Result<()> {

@@ -7,4 +7,5 @@ mod auth;
 mod membership;
 mod messaging;
 mod migrations;
+mod nodes;
 mod subscription;
