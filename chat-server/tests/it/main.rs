@@ -18,4 +18,5 @@ mod props;
 mod sdk;
 mod sockets;
 mod users;
+mod web;
 mod wire;
