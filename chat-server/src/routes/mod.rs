@@ -14,7 +14,7 @@ use crate::api::{accounts, chats, members, messages, meta, users};
 use crate::http::ctx::{Access, Ctx};
 use crate::http::front::Front;
 use crate::http::{ApiError, Body};
-use crate::web::{accounts as web_accounts, assets, chats as web_chats};
+use crate::web::{accounts as web_accounts, admin, assets, chats as web_chats};
 use crate::ws;
 use http::{Method, Response};
 use std::future::Future;
@@ -290,6 +290,39 @@ routes! {
         query: &[], request: NoBody, 200 NoBody, errors: &[403, 404];
     Page POST "/chats/{id}/leave/" => leaveForm = web_chats::leave, Required, "member",
         "Leave a chat",
+        query: &[], request: NoBody, 303 NoBody, errors: &[403, 404];
+    Page GET "/admin/" => adminPage = admin::index, Required, "admin",
+        "Administration overview",
+        query: &[], request: NoBody, 200 NoBody, errors: &[403];
+    Page GET "/admin/users/" => adminUsersPage = admin::users, Required, "admin",
+        "Users: search and manage accounts",
+        query: USERS_QUERY, request: NoBody, 200 NoBody, errors: &[400, 403];
+    Page POST "/admin/users/{id}/" => adminUserForm = admin::update_user, Required, "admin",
+        "Make or remove admin, deactivate or reactivate an account",
+        query: &[], request: One("UserAction"), 303 NoBody, errors: &[400, 403, 404, 409];
+    Page GET "/admin/chats/" => adminChatsPage = admin::chats, Required, "admin",
+        "Chats: every chat and the form to create one",
+        query: &[], request: NoBody, 200 NoBody, errors: &[403];
+    Page POST "/admin/chats/" => adminCreateChat = admin::create_chat, Required, "admin",
+        "Create a chat",
+        query: &[], request: One("ChatRename"), 303 NoBody, errors: &[400, 403, 409];
+    Page GET "/admin/chats/{id}/" => adminChatPage = admin::chat, Required, "admin",
+        "A chat's members, name and deletion",
+        query: &[], request: NoBody, 200 NoBody, errors: &[403, 404];
+    Page POST "/admin/chats/{id}/" => adminRenameChat = admin::rename_chat, Required, "admin",
+        "Rename a chat",
+        query: &[], request: One("ChatRename"), 303 NoBody, errors: &[400, 403, 404];
+    Page GET "/admin/chats/{id}/delete/" => adminDeletePage = admin::delete_page, Required, "admin",
+        "Confirm deleting a chat",
+        query: &[], request: NoBody, 200 NoBody, errors: &[403, 404];
+    Page POST "/admin/chats/{id}/delete/" => adminDeleteChat = admin::delete_chat, Required, "admin",
+        "Delete a chat with its history",
+        query: &[], request: NoBody, 303 NoBody, errors: &[403, 404];
+    Page POST "/admin/chats/{id}/members/" => adminAddMember = admin::add_member, Required, "admin",
+        "Add a member by username",
+        query: &[], request: One("MemberForm"), 303 NoBody, errors: &[400, 403, 404, 409];
+    Page POST "/admin/chats/{id}/members/{uid}/remove/" => adminRemoveMember = admin::remove_member, Required, "admin",
+        "Remove a member",
         query: &[], request: NoBody, 303 NoBody, errors: &[403, 404];
     Static GET "/static/{*path}" => staticFile = assets::serve, Public, "anyone",
         "An embedded static file (stylesheet, script, font, icon)",

@@ -8,8 +8,8 @@
 //!   headers, redirects, `?next=`; `view` — people, chats and messages as pages show them;
 //!   `i18n` — the one catalog of UI strings (Russian by default, English when the browser
 //!   prefers it), with the core's messages translated; `errors` — the 403/404/500 pages.
-//! - `accounts` (sign up, log in, log out), `chats` (home, chat list, room, leave): thin
-//!   handlers over `ctx.services()`.
+//! - `accounts` (sign up, log in, log out), `chats` (home, chat list, room, leave),
+//!   `admin` (users, chats, members): thin handlers over `ctx.services()`.
 //! - `cookies` — the session and form-token cookies (`__Host-` and `Secure` when cookies
 //!   are secure); `assets` — the embedded stylesheet, scripts, font and icon behind
 //!   `/static/{*path}`.
@@ -21,6 +21,7 @@
 //! `after_seq` after a drop or a restart, so nothing is lost or shown twice.
 
 pub mod accounts;
+pub mod admin;
 pub mod assets;
 pub mod chats;
 pub mod cookies;

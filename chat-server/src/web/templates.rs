@@ -24,6 +24,24 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("chats.html", include_str!("templates/chats.html")),
     ("room.html", include_str!("templates/room.html")),
     ("leave.html", include_str!("templates/leave.html")),
+    ("admin/_nav.html", include_str!("templates/admin/_nav.html")),
+    (
+        "admin/index.html",
+        include_str!("templates/admin/index.html"),
+    ),
+    (
+        "admin/users.html",
+        include_str!("templates/admin/users.html"),
+    ),
+    (
+        "admin/chats.html",
+        include_str!("templates/admin/chats.html"),
+    ),
+    ("admin/chat.html", include_str!("templates/admin/chat.html")),
+    (
+        "admin/delete.html",
+        include_str!("templates/admin/delete.html"),
+    ),
 ];
 
 /// The environment, built on first use.

@@ -426,6 +426,7 @@ async fn every_page_as_a_visitor_a_member_and_an_admin_in_both_languages() {
             ("chats", "/chats/".to_owned(), 200),
             ("room", format!("/chats/{general}/"), 200),
             ("leave", format!("/chats/{general}/leave/"), 200),
+            ("admin_forbidden", "/admin/".to_owned(), 403),
         ] {
             let seen = member.get(&path).await;
             seen.expect(status);
@@ -438,6 +439,11 @@ async fn every_page_as_a_visitor_a_member_and_an_admin_in_both_languages() {
             ("chats", "/chats/".to_owned()),
             ("room", format!("/chats/{general}/")),
             ("room_not_member", format!("/chats/{design}/")),
+            ("admin", "/admin/".to_owned()),
+            ("admin_users", "/admin/users/".to_owned()),
+            ("admin_chats", "/admin/chats/".to_owned()),
+            ("admin_chat", format!("/admin/chats/{general}/")),
+            ("admin_delete", format!("/admin/chats/{design}/delete/")),
         ] {
             let seen = admin.get(&path).await;
             seen.expect(200);
@@ -967,19 +973,177 @@ async fn the_chat_list_is_ordered_by_last_activity() {
 }
 
 #[tokio::test]
-async fn members_do_not_see_other_chats() {
+async fn members_do_not_see_the_admin_pages_or_other_chats() {
     let app = spawn_app().await;
     let cast = cast(&app).await;
     let mut bob = Browser::signed_in(&app, &cast.bob, "en").await;
+    for path in ["/admin/", "/admin/users/", "/admin/chats/"] {
+        bob.get(path).await.expect(403);
+    }
+    bob.get(&format!("/admin/chats/{}/", cast.general.0))
+        .await
+        .expect(403);
     let seen = bob.get(&format!("/chats/{}/", cast.design.0)).await;
     seen.expect(403);
     bob.get("/chats/9999/").await.expect(404);
     bob.get("/chats/abc/").await.expect(404);
+    let seen = bob
+        .submit(
+            "/chats/",
+            &format!("/admin/chats/{}/delete/", cast.general.0),
+            &[],
+        )
+        .await;
+    seen.expect(403);
     let home = bob.get("/").await;
     assert!(
         !home.html.contains("href=\"/admin/\""),
         "no admin link for members"
     );
+}
+
+#[tokio::test]
+async fn an_admin_manages_chats_and_members_through_the_pages() {
+    let app = spawn_app().await;
+    let cast = cast(&app).await;
+    let mut admin = Browser::signed_in(&app, &cast.root, "en").await;
+    let seen = admin
+        .submit("/admin/chats/", "/admin/chats/", &[("name", "   ")])
+        .await;
+    seen.expect(400);
+    assert!(
+        seen.html.contains("This field may not be blank."),
+        "{}",
+        seen.html
+    );
+    let seen = admin
+        .submit("/admin/chats/", "/admin/chats/", &[("name", "Launch")])
+        .await;
+    seen.expect(303);
+    let page = seen.location().to_owned();
+    assert!(
+        page.starts_with("/admin/chats/") && page.ends_with("?notice=chat_created"),
+        "{page}"
+    );
+    let base = page.trim_end_matches("?notice=chat_created").to_owned();
+    let chat_page = admin.get(&page).await;
+    assert!(
+        chat_page
+            .html
+            .contains("The chat is created. Now add members.")
+    );
+    assert!(
+        chat_page.html.contains("<option value=\"ann\">"),
+        "suggestions: {}",
+        chat_page.html
+    );
+    let members = format!("{base}members/");
+    admin
+        .submit(&base, &members, &[("username", "ANN")])
+        .await
+        .expect_redirect(&format!("{base}?notice=member_added"));
+    admin
+        .submit(&base, &members, &[("username", "@bob")])
+        .await
+        .expect(303);
+    let seen = admin
+        .submit(&base, &members, &[("username", "nobody")])
+        .await;
+    seen.expect(404);
+    assert!(
+        seen.html.contains("There is no user “nobody”."),
+        "{}",
+        seen.html
+    );
+    assert_eq!(
+        field_value(&seen.html, "username").as_deref(),
+        Some("nobody")
+    );
+    let chat_page = admin.get(&base).await;
+    assert!(chat_page.html.contains("@ann") && chat_page.html.contains("@bob"));
+    assert!(
+        !chat_page.html.contains("<option value=\"ann\">"),
+        "members are not suggested"
+    );
+    let remove = format!("{base}members/{}/remove/", cast.bob.id().0);
+    admin
+        .submit(&base, &remove, &[])
+        .await
+        .expect_redirect(&format!("{base}?notice=member_removed"));
+    admin
+        .submit(&base, &base, &[("name", "Launch 🚀")])
+        .await
+        .expect_redirect(&format!("{base}?notice=chat_renamed"));
+    assert!(admin.get("/admin/chats/").await.html.contains("Launch 🚀"));
+    let delete = format!("{base}delete/");
+    let confirm = admin.get(&delete).await;
+    assert!(
+        confirm.html.contains("Delete “Launch 🚀”?"),
+        "{}",
+        confirm.html
+    );
+    admin
+        .submit(&delete, &delete, &[])
+        .await
+        .expect_redirect("/admin/chats/?notice=chat_deleted");
+    admin.get(&base).await.expect(404);
+}
+
+#[tokio::test]
+async fn an_admin_manages_users_and_a_refusal_is_shown_in_place() {
+    let app = spawn_app().await;
+    let cast = cast(&app).await;
+    let mut admin = Browser::signed_in(&app, &cast.root, "en").await;
+    let search = admin.get("/admin/users/?q=ann").await;
+    search.expect(200);
+    assert!(search.html.contains("@ann") && !search.html.contains("@bob"));
+    let user = format!("/admin/users/{}/", cast.ann.id().0);
+    for (action, notice) in [
+        ("promote", "promoted"),
+        ("demote", "demoted"),
+        ("deactivate", "deactivated"),
+        ("activate", "activated"),
+    ] {
+        admin
+            .submit("/admin/users/", &user, &[("action", action), ("q", "ann")])
+            .await
+            .expect_redirect(&format!(
+                "/admin/users/?q=ann&notice={notice}#user-{}",
+                cast.ann.id().0
+            ));
+    }
+    // Deactivated in between: ann's sessions are gone.
+    let detail = app
+        .services
+        .auth
+        .me(&app.actor(&cast.ann).await)
+        .await
+        .unwrap();
+    assert!(detail.is_active && !detail.is_superuser);
+    // The core refuses demoting oneself; the page says so.
+    let own = format!("/admin/users/{}/", cast.root.id().0);
+    let seen = admin
+        .submit("/admin/users/", &own, &[("action", "demote")])
+        .await;
+    seen.expect(409);
+    assert!(
+        seen.html
+            .contains("You cannot demote or deactivate yourself"),
+        "{}",
+        seen.html
+    );
+    let mut ru = Browser::signed_in(&app, &cast.root, "ru").await;
+    let seen = ru
+        .submit("/admin/users/", &own, &[("action", "demote")])
+        .await;
+    assert!(
+        seen.html
+            .contains("Нельзя снять права или отключить самого себя.")
+    );
+    admin
+        .submit("/admin/users/", &user, &[("action", "dance")])
+        .await
+        .expect(400);
 }
 
 #[tokio::test]
