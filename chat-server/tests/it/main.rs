@@ -19,4 +19,5 @@ mod sdk;
 mod sockets;
 mod users;
 mod web;
+mod web_e2e;
 mod wire;
