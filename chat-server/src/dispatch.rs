@@ -5,7 +5,7 @@
 //! methods a path allows.
 
 use crate::http::ctx::prepare;
-use crate::http::front::{Front, Rendered};
+use crate::http::front::{Front, Rendered, Target};
 use crate::http::{ApiError, Body, empty};
 use crate::routes::{Match, Router};
 use crate::state::AppState;
@@ -14,10 +14,7 @@ use http::{Request, Response, StatusCode};
 
 /// Serves one request.
 pub async fn handle(state: AppState, router: &Router, req: Request<Body>) -> Response<Body> {
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
+    let target = Target::of(&req);
     match router.at(req.method(), req.uri().path()) {
         Match::Found(route, params) => {
             // Copy what is needed out of the table: no reference into it is held across an

@@ -11,7 +11,7 @@
 
 use crate::dispatch;
 use crate::http::csrf::CsrfGuardLayer;
-use crate::http::front::{Front, Rendered};
+use crate::http::front::{Front, Rendered, Target};
 use crate::http::{ApiError, Body, BoxError};
 use crate::routes::Router;
 use crate::settings::Settings;
@@ -213,10 +213,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let front = Front::for_path(req.uri().path());
-        let target = req
-            .uri()
-            .path_and_query()
-            .map_or_else(String::new, |pq| pq.as_str().to_owned());
+        let target = Target::of(&req);
         let body_limit = self.body_limit;
         let answer = self.inner.call(req);
         Box::pin(async move {
@@ -227,7 +224,12 @@ where
 }
 
 /// See [`Finish`].
-fn finish(resp: Response<Body>, front: Front, target: &str, body_limit: usize) -> Response<Body> {
+fn finish(
+    resp: Response<Body>,
+    front: Front,
+    target: &Target,
+    body_limit: usize,
+) -> Response<Body> {
     let status = resp.status();
     let refused_by_a_layer = (status.is_client_error() || status.is_server_error())
         && resp.extensions().get::<Rendered>().is_none();
@@ -370,10 +372,7 @@ mod tests {
         let (status, content_type, text) = check_text(panics, get("/chats/")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(content_type, "text/html; charset=utf-8");
-        assert!(
-            text.contains("<h1>500 Internal Server Error</h1>"),
-            "{text}"
-        );
+        assert!(text.contains("Что-то пошло не так"), "{text}");
     }
 
     #[tokio::test]

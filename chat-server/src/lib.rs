@@ -9,8 +9,8 @@
 //! Modules by concern: `routes` (the one route table, data only, and the OpenAPI document
 //! made from it), `dispatch` (from a request to its row's handler), `api` (REST handlers),
 //! `http` (the request pipeline and plumbing shared by every front end), `layers` (the
-//! tower stack), `app` (accept loop and shutdown). WebSockets (`ws`) and HTML pages (`web`)
-//! come with their own issues, as rows of the same table.
+//! tower stack), `app` (accept loop and shutdown), `ws` (WebSockets) and `web` (the browser
+//! UI's pages), each as rows of the same table.
 
 #![warn(missing_docs)]
 
@@ -26,6 +26,7 @@ pub mod settings;
 pub mod state;
 #[cfg(test)]
 mod test_logs;
+pub mod web;
 pub mod ws;
 
 pub use app::{Application, ServeError, serve, shutdown_on_signals};

@@ -14,6 +14,10 @@ use http::header::{AUTHORIZATION, COOKIE};
 /// The name of the browser session cookie.
 pub const SESSION_COOKIE: &str = "chat_session";
 
+/// Its name when cookies are secure (`Secure`, so the `__Host-` prefix applies): no other
+/// host or path can set or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-chat_session";
+
 /// A `Set-Cookie` value that removes the session cookie.
 pub const CLEAR_SESSION_COOKIE: &str = "chat_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax";
 
@@ -88,17 +92,21 @@ fn parse_authorization(value: &str) -> Result<Credential, ApiError> {
     }
 }
 
-/// The value of the `chat_session` cookie, if the request has one.
+/// The value of the session cookie, if the request has one: `__Host-chat_session` when
+/// present, else `chat_session`.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim_matches('"').to_owned())
-        .filter(|v| !v.is_empty())
+    let named = |wanted: &str| {
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, value)| value.trim_matches('"').to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    named(SECURE_SESSION_COOKIE).or_else(|| named(SESSION_COOKIE))
 }
 
 /// Authenticates a request that must be: no credential or a bad one is a 401.
@@ -181,6 +189,10 @@ mod tests {
             "token t"
         );
         assert_eq!(check(&[("cookie", "chat_sessionx=1")]), "none");
+        assert_eq!(
+            check(&[("cookie", "chat_session=plain; __Host-chat_session=secure")]),
+            "session secure"
+        );
         assert_eq!(check(&[]), "none");
     }
 }

@@ -1,13 +1,16 @@
 //! The front ends a route can belong to, and how each renders a refusal: JSON for the REST
-//! API and WebSocket upgrades (refused before the `101`), a readable HTML page for pages and
-//! static files, and for a page that needs a signed-in user, a redirect to the login page.
+//! API and WebSocket upgrades (refused before the `101`), the web UI's error page
+//! (`web::errors`, in the site's look and the browser's language) for pages and static
+//! files, and for a page that needs a signed-in user, a redirect to the login page.
 //!
 //! Responses rendered here (or by a handler) carry the [`Rendered`] mark, so the hardening
 //! layers leave them alone and rewrite only the answers they produce themselves.
 
-use super::{ApiError, Body, full};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION};
-use http::{Response, StatusCode};
+use super::ApiError;
+use super::Body;
+use crate::web::i18n::Lang;
+use http::header::{HeaderValue, LOCATION};
+use http::{Method, Request, Response, StatusCode};
 
 /// Which front end serves a route (and so how its refusals look).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,32 @@ pub const LOGIN_PATH: &str = "/accounts/login/";
 #[derive(Debug, Clone, Copy)]
 pub struct Rendered;
 
+/// What a front end needs to know of a request to render its refusal: where the browser
+/// was going (the login redirect's `next`), with which method, in which language.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The path and query asked for.
+    pub path_and_query: String,
+    /// The request's method (only a `GET` or `HEAD` is worth returning to after logging in).
+    pub method: Method,
+    /// The language the browser prefers.
+    pub lang: Lang,
+}
+
+impl Target {
+    /// The target of `req`.
+    pub fn of<B>(req: &Request<B>) -> Self {
+        Self {
+            path_and_query: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned()),
+            method: req.method().clone(),
+            lang: Lang::of(req.headers()),
+        }
+    }
+}
+
 impl Front {
     /// The front end that answers for a path no route serves (404) or a wrong method
     /// (405): the API's JSON under `/api/`, `/ws/` and `/healthz`, an HTML page elsewhere.
@@ -46,76 +75,36 @@ impl Front {
         matches!(self, Front::Rest | Front::Page)
     }
 
-    /// Renders `error` the way this front end answers; `path_and_query` is where a signed-out
-    /// browser returns to after logging in.
-    pub fn render(self, error: ApiError, path_and_query: &str) -> Response<Body> {
+    /// Renders `error` the way this front end answers the request `target`.
+    pub fn render(self, error: ApiError, target: &Target) -> Response<Body> {
         let mut resp = match self {
             Front::Rest | Front::WebSocket => error.into_response(),
-            Front::Page if error.status() == StatusCode::UNAUTHORIZED => {
-                login_redirect(path_and_query)
-            }
-            Front::Page | Front::Static => error_page(error),
+            Front::Page if error.status() == StatusCode::UNAUTHORIZED => login_redirect(target),
+            Front::Page | Front::Static => crate::web::errors::page(error, target.lang),
         };
         resp.extensions_mut().insert(Rendered);
         resp
     }
 }
 
-/// `303 See Other` to the login page, with `next` set to where the browser was going.
-fn login_redirect(path_and_query: &str) -> Response<Body> {
-    let target = format!(
-        "{LOGIN_PATH}?next={}",
-        url::form_urlencoded::byte_serialize(path_and_query.as_bytes()).collect::<String>()
-    );
+/// `303 See Other` to the login page, with `next` set to where the browser was going (a
+/// form posted after the session ended goes back to no particular page).
+fn login_redirect(request: &Target) -> Response<Body> {
+    let target = if matches!(request.method, Method::GET | Method::HEAD) {
+        format!(
+            "{LOGIN_PATH}?next={}",
+            url::form_urlencoded::byte_serialize(request.path_and_query.as_bytes())
+                .collect::<String>()
+        )
+    } else {
+        LOGIN_PATH.to_owned()
+    };
     let mut resp = Response::new(super::empty());
     *resp.status_mut() = StatusCode::SEE_OTHER;
     if let Ok(v) = HeaderValue::from_str(&target) {
         resp.headers_mut().insert(LOCATION, v);
     }
     resp
-}
-
-/// A minimal, self-contained HTML error page (the web UI dresses it in its own look).
-fn error_page(error: ApiError) -> Response<Body> {
-    let status = error.status();
-    let title = format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("Error")
-    );
-    let page = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head>\n<body><main><h1>{title}</h1><p>{}</p>\
-         <p><a href=\"/\">Home</a></p></main></body></html>\n",
-        escape_html(error.message())
-    );
-    // Keep the error's own headers (`WWW-Authenticate`, `Retry-After`, `Allow`).
-    let mut resp = error.into_response();
-    *resp.body_mut() = full(page);
-    let headers = resp.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -145,16 +134,28 @@ mod tests {
         }
     }
 
+    fn target(path_and_query: &str, method: Method) -> Target {
+        Target {
+            path_and_query: path_and_query.to_owned(),
+            method,
+            lang: Lang::En,
+        }
+    }
+
     #[tokio::test]
     async fn a_page_refusal_is_an_escaped_html_page_with_the_errors_headers() {
-        let resp = Front::Page.render(ApiError::method_not_allowed("GET".into()), "/x");
+        let get = target("/x", Method::GET);
+        let resp = Front::Page.render(ApiError::method_not_allowed("GET".into()), &get);
         assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(resp.headers()["allow"], "GET");
         assert!(resp.extensions().get::<Rendered>().is_some());
-        assert_eq!(resp.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
-        let resp = Front::Static.render(ApiError::malformed("<script>"), "/x");
+        assert_eq!(
+            resp.headers()[http::header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        let resp = Front::Static.render(ApiError::malformed("<script>"), &get);
         let body = text(resp).await;
-        assert!(body.contains("<h1>400 Bad Request</h1>"), "{body}");
+        assert!(body.contains("Bad request"), "{body}");
         assert!(
             body.contains("&lt;script&gt;") && !body.contains("<script>"),
             "{body}"
@@ -163,13 +164,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_signed_out_page_visit_goes_to_the_login_page_and_back() {
-        let resp = Front::Page.render(ApiError::unauthenticated("no"), "/chats/7/?a=1&b=2");
+        let visit = target("/chats/7/?a=1&b=2", Method::GET);
+        let resp = Front::Page.render(ApiError::unauthenticated("no"), &visit);
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         assert_eq!(
             resp.headers()[LOCATION],
             "/accounts/login/?next=%2Fchats%2F7%2F%3Fa%3D1%26b%3D2"
         );
-        let resp = Front::WebSocket.render(ApiError::unauthenticated("no"), "/ws/chat/1/");
+        // A form posted after the session ended is not replayed as a GET after logging in.
+        let post = target("/chats/7/leave/", Method::POST);
+        let resp = Front::Page.render(ApiError::unauthenticated("no"), &post);
+        assert_eq!(resp.headers()[LOCATION], "/accounts/login/");
+        let socket = target("/ws/chat/1/", Method::GET);
+        let resp = Front::WebSocket.render(ApiError::unauthenticated("no"), &socket);
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(resp.headers()["www-authenticate"], "Token");
         assert_eq!(

@@ -14,6 +14,7 @@ use crate::api::{accounts, chats, members, messages, meta, users};
 use crate::http::ctx::{Access, Ctx};
 use crate::http::front::Front;
 use crate::http::{ApiError, Body};
+use crate::web::{accounts as web_accounts, admin, assets, chats as web_chats};
 use crate::ws;
 use http::{Method, Response};
 use std::future::Future;
@@ -257,6 +258,75 @@ routes! {
     Rest GET "/api/openapi.json" => openApi = openapi::serve, Public, "anyone",
         "This document",
         query: &[], request: NoBody, 200 NoBody, errors: &[];
+    Page GET "/" => homePage = web_chats::home, Public, "anyone",
+        "Home: who you are and where to go",
+        query: &[], request: NoBody, 200 NoBody, errors: &[];
+    Page GET "/accounts/signup/" => signupPage = web_accounts::signup_page, Public, "anyone",
+        "The sign-up form",
+        query: &[], request: NoBody, 200 NoBody, errors: &[400];
+    Page POST "/accounts/signup/" => signupForm = web_accounts::signup, Public, "anyone (unless registration is closed)",
+        "Create an account and sign in",
+        query: &[], request: One("Registration"), 303 NoBody, errors: &[400, 403, 409];
+    Page GET "/accounts/login/" => loginPage = web_accounts::login_page, Public, "anyone",
+        "The login form (`?next=` a local path)",
+        query: &[], request: NoBody, 200 NoBody, errors: &[400];
+    Page POST "/accounts/login/" => loginForm = web_accounts::login, Public, "anyone",
+        "Open a browser session",
+        query: &[], request: One("LoginRequest"), 303 NoBody, errors: &[400, 403, 429, 503];
+    Page POST "/accounts/logout/" => logoutForm = web_accounts::logout, Required, "any user",
+        "End the browser session",
+        query: &[], request: NoBody, 303 NoBody, errors: &[];
+    Page GET "/chats/" => chatsPage = web_chats::list, Required, "any user (an admin sees every chat)",
+        "My chats, most recently active first",
+        query: &[], request: NoBody, 200 NoBody, errors: &[];
+    Page GET "/chats/{id}/" => roomPage = web_chats::room, Required, "member or admin",
+        "The chat room: history, live messages, the composer",
+        query: HISTORY_QUERY, request: NoBody, 200 NoBody, errors: &[400, 403, 404];
+    Page POST "/chats/{id}/messages/" => roomPost = web_chats::post_message, Required, "member",
+        "Post from the room's form (without scripts)",
+        query: &[], request: One("NewMessage"), 303 NoBody, errors: &[400, 403, 404, 429];
+    Page GET "/chats/{id}/leave/" => leavePage = web_chats::leave_page, Required, "member or admin",
+        "Confirm leaving a chat",
+        query: &[], request: NoBody, 200 NoBody, errors: &[403, 404];
+    Page POST "/chats/{id}/leave/" => leaveForm = web_chats::leave, Required, "member",
+        "Leave a chat",
+        query: &[], request: NoBody, 303 NoBody, errors: &[403, 404];
+    Page GET "/admin/" => adminPage = admin::index, Required, "admin",
+        "Administration overview",
+        query: &[], request: NoBody, 200 NoBody, errors: &[403];
+    Page GET "/admin/users/" => adminUsersPage = admin::users, Required, "admin",
+        "Users: search and manage accounts",
+        query: USERS_QUERY, request: NoBody, 200 NoBody, errors: &[400, 403];
+    Page POST "/admin/users/{id}/" => adminUserForm = admin::update_user, Required, "admin",
+        "Make or remove admin, deactivate or reactivate an account",
+        query: &[], request: One("UserAction"), 303 NoBody, errors: &[400, 403, 404, 409];
+    Page GET "/admin/chats/" => adminChatsPage = admin::chats, Required, "admin",
+        "Chats: every chat and the form to create one",
+        query: &[], request: NoBody, 200 NoBody, errors: &[403];
+    Page POST "/admin/chats/" => adminCreateChat = admin::create_chat, Required, "admin",
+        "Create a chat",
+        query: &[], request: One("ChatRename"), 303 NoBody, errors: &[400, 403, 409];
+    Page GET "/admin/chats/{id}/" => adminChatPage = admin::chat, Required, "admin",
+        "A chat's members, name and deletion",
+        query: &[], request: NoBody, 200 NoBody, errors: &[403, 404];
+    Page POST "/admin/chats/{id}/" => adminRenameChat = admin::rename_chat, Required, "admin",
+        "Rename a chat",
+        query: &[], request: One("ChatRename"), 303 NoBody, errors: &[400, 403, 404];
+    Page GET "/admin/chats/{id}/delete/" => adminDeletePage = admin::delete_page, Required, "admin",
+        "Confirm deleting a chat",
+        query: &[], request: NoBody, 200 NoBody, errors: &[403, 404];
+    Page POST "/admin/chats/{id}/delete/" => adminDeleteChat = admin::delete_chat, Required, "admin",
+        "Delete a chat with its history",
+        query: &[], request: NoBody, 303 NoBody, errors: &[403, 404];
+    Page POST "/admin/chats/{id}/members/" => adminAddMember = admin::add_member, Required, "admin",
+        "Add a member by username",
+        query: &[], request: One("MemberForm"), 303 NoBody, errors: &[400, 403, 404, 409];
+    Page POST "/admin/chats/{id}/members/{uid}/remove/" => adminRemoveMember = admin::remove_member, Required, "admin",
+        "Remove a member",
+        query: &[], request: NoBody, 303 NoBody, errors: &[403, 404];
+    Static GET "/static/{*path}" => staticFile = assets::serve, Public, "anyone",
+        "An embedded static file (stylesheet, script, font, icon)",
+        query: &[], request: NoBody, 200 NoBody, errors: &[404];
 }
 
 #[cfg(test)]

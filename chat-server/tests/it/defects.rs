@@ -339,7 +339,7 @@ async fn defect_no_internals_leave_the_server() {
         answer.expect(404);
         assert_eq!(answer.text, r#"{"error":"Not found","code":"not_found"}"#);
     }
-    let answer = app.get("/admin/", As::Anonymous).await;
+    let answer = app.get("/admin/secret/", As::Anonymous).await;
     answer.expect(404);
     for internal in ["/api/", "route", "Traceback", "urlpatterns", "matchit"] {
         assert!(

@@ -21,4 +21,6 @@ mod sdk;
 mod sdk_stream;
 mod sockets;
 mod users;
+mod web;
+mod web_e2e;
 mod wire;

@@ -84,7 +84,7 @@ async fn an_unknown_api_path_is_a_json_404_without_internals() {
 async fn an_unknown_path_outside_the_api_is_an_html_404_page() {
     let app = spawn_app().await;
     let admin = app.create_admin("root").await;
-    for path in ["/", "/admin/", "/static/x.js", "/chats/1/"] {
+    for path in ["/nope/", "/admin/nope/", "/static/x.js", "/chats/1/nope/"] {
         let answer = app.get(path, &admin).await;
         answer.expect(404);
         assert_eq!(
@@ -93,7 +93,9 @@ async fn an_unknown_path_outside_the_api_is_an_html_404_page() {
             "{path}"
         );
         assert!(
-            answer.text.contains("<h1>404 Not Found</h1>"),
+            answer
+                .text
+                .contains("<p class=\"error-code\" aria-hidden=\"true\">404</p>"),
             "{path}: {}",
             answer.text
         );
