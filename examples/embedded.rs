@@ -278,6 +278,7 @@ fn describe(event: &Event) -> String {
         }
         Event::ChatDeleted { at_seq, .. } => format!("chat_deleted (at seq {at_seq})"),
         Event::Lagged { last_seq, .. } => format!("lagged (resume after seq {last_seq})"),
+        Event::Read { seq, unread, .. } => format!("read        up to seq {seq} ({unread} unread)"),
     }
 }
 

@@ -100,7 +100,7 @@ pub(super) enum ClientFrame<'a> {
 mod tests {
     use super::*;
     use crate::ws::fixtures::{message, removed, text, user};
-    use chatcore::model::{ChatId, RemovalReason};
+    use chatcore::model::{ChatId, RemovalReason, UserId};
 
     #[test]
     fn a_message_event_with_the_originals_flat_fields_parses() {
@@ -143,6 +143,12 @@ mod tests {
             Event::Lagged {
                 chat: ChatId(1),
                 last_seq: 4,
+            },
+            Event::Read {
+                chat: ChatId(1),
+                user: UserId(3),
+                seq: 4,
+                unread: 0,
             },
         ];
         for event in events {

@@ -1,5 +1,6 @@
 //! The wire types: ids, users, chats, messages, pages (`PageLimit`, `PageRequest`) and
-//! events, with the rule of which event ends whose stream (`Event::ends_stream_of`).
+//! events, with the rules of which event reaches and which ends whose stream
+//! (`Event::reaches`, `Event::ends_stream_of`).
 //! Everything here is plain data with serde; `chat-sdk` uses this module alone (chatcore
 //! without features).
 
