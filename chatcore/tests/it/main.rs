@@ -8,3 +8,4 @@ mod membership;
 mod messaging;
 mod migrations;
 mod subscription;
+mod unread;
