@@ -119,6 +119,13 @@ impl MessagingService for CoreMessaging {
         // lost, since the live stream has it or the store does.
         let receiver = self.broker.subscribe(chat);
         let now_at = existing_chat(&*self.store, chat).await?.last_seq;
+        if after_seq.is_some_and(|seq| seq > now_at) {
+            // A client cannot have seen it: resuming there would skip messages to come.
+            return Err(Error::invalid(
+                "after_seq",
+                format!("beyond the chat's last message (seq {now_at})"),
+            ));
+        }
         Ok(Subscription::new(
             self.store.clone(),
             receiver,

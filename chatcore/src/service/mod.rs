@@ -161,6 +161,7 @@ pub trait MessagingService: Send + Sync {
     async fn mark_read(&self, actor: &Actor, chat: ChatId, seq: i64) -> Result<ReadMarker>;
     /// Live events of a chat (members and admins): first the stored messages after
     /// `after_seq` (none when `None`), then live events, without gaps or duplicates.
+    /// `after_seq` beyond the chat's last message is `Invalid`.
     async fn subscribe(
         &self,
         actor: &Actor,
