@@ -15,6 +15,7 @@ mod members;
 mod messages;
 mod meta;
 mod props;
+mod reads;
 mod sdk;
 mod sockets;
 mod users;
