@@ -258,6 +258,28 @@ impl ChatConnection {
         }
     }
 
+    /// Marks the chat read up to `seq` (the `{"type":"read","seq":N}` frame), connecting
+    /// first if need be. The server answers nothing directly: when the marker moved, this
+    /// user's connections to the chat (this one too) get an [`Event::Read`] with the marker
+    /// and the unread count, and a refusal (a negative `seq`) comes as an `Err` from
+    /// [`ChatConnection::next_event`]. A frame lost with a dropped socket is not sent again
+    /// (the next read covers it); [`Client::mark_read`](crate::Client::mark_read) answers
+    /// the marker itself.
+    pub async fn mark_read(&mut self, seq: i64) -> Result<()> {
+        let frame = serde_json::to_string(&ClientFrame::Read { seq })
+            .expect("a frame of one integer always serializes");
+        self.ensure_connected().await?;
+        let socket = self
+            .socket
+            .as_mut()
+            .expect("ensure_connected leaves a socket");
+        if let Err(e) = socket.send(WsMessage::text(frame)).await {
+            self.lost(None, e.to_string());
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// Closes the connection politely (a close frame, then a short wait for the server's).
     pub async fn close(mut self) {
         self.tracker.ended = Some("closed by the client".to_owned());

@@ -94,6 +94,8 @@ pub(super) enum ClientFrame<'a> {
         content: &'a str,
         client_id: &'a str,
     },
+    /// Mark the chat read up to `seq`.
+    Read { seq: i64 },
 }
 
 #[cfg(test)]
@@ -242,5 +244,11 @@ mod tests {
             frame,
             serde_json::json!({"type": "send", "content": "hi", "client_id": "c-1"})
         );
+    }
+
+    #[test]
+    fn a_read_frame_is_tagged_read() {
+        let frame = serde_json::to_value(ClientFrame::Read { seq: 7 }).unwrap();
+        assert_eq!(frame, serde_json::json!({"type": "read", "seq": 7}));
     }
 }

@@ -1,8 +1,11 @@
-//! Read markers over the wire: `POST /api/chat/{id}/read/` and the chat list's `unread`.
+//! Read markers over the wire: `POST /api/chat/{id}/read/`, the chat list's `unread`, the
+//! socket's `read` frame and the `read` event that reaches only the reader's own sockets,
+//! resuming beyond the last message, and the SDK's methods for both.
 
 use crate::assert_wire_snapshot;
 use crate::helpers::*;
-use chatcore::model::ChatId;
+use crate::sockets::{PATIENCE, Socket, next_json, open, send_json, socket, token};
+use chatcore::model::{ChatId, Event, ReadMarker};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -112,4 +115,173 @@ async fn a_bad_seq_is_400_and_only_a_member_may_mark_a_chat_read() {
     app.post(&read_path(ChatId(999_999)), &ann, json!({"seq": 0}))
         .await
         .expect_error(404, "not_found");
+}
+
+/// The next text frame of `socket`, skipping `message` events.
+async fn next_non_message(socket: &mut Socket) -> Value {
+    loop {
+        let frame = next_json(socket).await;
+        if frame["type"] != "message" {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_read_on_one_socket_reaches_the_users_other_socket_and_no_one_elses() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("root").await;
+    let ann = app.create_user("ann").await;
+    let bob = app.create_user("bob").await;
+    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let mut phone = socket(&app, &ann, chat.id).await;
+    let mut laptop = socket(&app, &ann, chat.id).await;
+    let mut bobs = socket(&app, &bob, chat.id).await;
+    app.post_message(&bob, chat.id, "first").await;
+    app.post_message(&bob, chat.id, "second").await;
+    for socket in [&mut phone, &mut laptop, &mut bobs] {
+        assert_eq!(next_json(socket).await["seq"], 1);
+        assert_eq!(next_json(socket).await["seq"], 2);
+    }
+
+    send_json(&mut phone, json!({"type": "read", "seq": 1})).await;
+    let read =
+        json!({"type": "read", "chat": chat.id.0, "user": ann.id().0, "seq": 1, "unread": 1});
+    assert_eq!(next_json(&mut laptop).await, read);
+    assert_eq!(
+        next_json(&mut phone).await,
+        read,
+        "the reading socket gets it too"
+    );
+    // Bob's next frame is the next message: the read never reached him.
+    app.post_message(&bob, chat.id, "third").await;
+    let after = next_json(&mut bobs).await;
+    assert_eq!(
+        (after["type"].clone(), after["seq"].clone()),
+        (json!("message"), json!(3))
+    );
+
+    // A bad seq is an `error` frame; the socket stays open.
+    for bad in [
+        json!({"type": "read", "seq": -1}),
+        json!({"type": "read", "seq": "x"}),
+    ] {
+        send_json(&mut phone, bad).await;
+        let answer = next_non_message(&mut phone).await;
+        assert_eq!(
+            (answer["type"].clone(), answer["code"].clone()),
+            (json!("error"), json!("invalid")),
+            "{answer}"
+        );
+    }
+    // A read over REST reaches the sockets as well.
+    app.post(&read_path(chat.id), &ann, json!({"seq": 3}))
+        .await
+        .expect(200);
+    let read =
+        json!({"type": "read", "chat": chat.id.0, "user": ann.id().0, "seq": 3, "unread": 0});
+    assert_eq!(next_non_message(&mut phone).await, read);
+    assert_eq!(next_non_message(&mut laptop).await, read);
+    app.post_message(&ann, chat.id, "fourth").await;
+    let after = next_json(&mut bobs).await;
+    assert_eq!(
+        (after["type"].clone(), after["seq"].clone()),
+        (json!("message"), json!(4))
+    );
+}
+
+#[tokio::test]
+async fn resuming_beyond_the_last_message_is_400_on_the_upgrade() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("root").await;
+    let ann = app.create_user("ann").await;
+    let chat = app.create_chat(&admin, "general", &[&ann]).await;
+    let path = format!("/ws/api/chat/{}/", chat.id);
+    open(&app, &format!("{path}?after_seq=0"), &token(&ann))
+        .await
+        .expect("nothing after seq 0 to miss");
+    let (status, body) = open(&app, &format!("{path}?after_seq=1"), &token(&ann))
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["code"],
+        "invalid"
+    );
+    app.post_message(&ann, chat.id, "one").await;
+    open(&app, &format!("{path}?after_seq=1"), &token(&ann))
+        .await
+        .expect("resuming at the last message");
+    let (status, _) = open(&app, &format!("{path}?after_seq=2"), &token(&ann))
+        .await
+        .unwrap_err();
+    assert_eq!(status, 400);
+}
+
+/// The next event of an SDK connection.
+async fn next_event(connection: &mut chat_sdk::ChatConnection) -> Event {
+    tokio::time::timeout(PATIENCE, connection.next_event())
+        .await
+        .expect("an event in time")
+        .expect("the stream goes on")
+        .expect("a readable event")
+}
+
+#[tokio::test]
+async fn the_sdk_marks_read_over_rest_and_on_its_connection() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("root").await;
+    let ann = app.create_user("ann").await;
+    let bob = app.create_user("bob").await;
+    let chat = app.create_chat(&admin, "general", &[&ann, &bob]).await;
+    let client = chat_sdk::Client::new(&app.base_url)
+        .unwrap()
+        .with_token(&ann.token)
+        .unwrap();
+    let mut phone = client.connect(chat.id).await.unwrap();
+    let mut laptop = client.connect(chat.id).await.unwrap();
+    for n in 0..3 {
+        app.post_message(&bob, chat.id, &format!("bob {n}")).await;
+    }
+    for connection in [&mut phone, &mut laptop] {
+        for seq in 1..=3 {
+            assert_eq!(next_event(connection).await.seq(), Some(seq));
+        }
+    }
+    let listed = client.chats().await.unwrap();
+    assert_eq!(listed[0].unread, 3);
+
+    let marker = client.mark_read(chat.id, 1).await.unwrap();
+    assert_eq!(
+        marker,
+        ReadMarker {
+            chat: chat.id,
+            last_read_seq: 1,
+            unread: 2
+        }
+    );
+    let read = |seq, unread| Event::Read {
+        chat: chat.id,
+        user: ann.id(),
+        seq,
+        unread,
+    };
+    assert_eq!(next_event(&mut laptop).await, read(1, 2));
+    assert_eq!(next_event(&mut phone).await, read(1, 2));
+
+    phone.mark_read(3).await.unwrap();
+    assert_eq!(next_event(&mut laptop).await, read(3, 0));
+    assert_eq!(next_event(&mut phone).await, read(3, 0));
+    assert_eq!(laptop.last_seq(), 3, "a read is not a message");
+    assert_eq!(client.chats().await.unwrap()[0].unread, 0);
+
+    phone.mark_read(-1).await.unwrap();
+    let refusal = tokio::time::timeout(PATIENCE, phone.next_event())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refusal.kind(), Some(chatcore::ErrorKind::Invalid));
+    let error = client.mark_read(chat.id, -1).await.unwrap_err();
+    assert_eq!(error.kind(), Some(chatcore::ErrorKind::Invalid));
 }
