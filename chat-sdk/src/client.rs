@@ -10,8 +10,8 @@ use crate::routes::{Routes, UserQuery};
 use base64::Engine as _;
 use chatcore::model::{
     Chat, ChatId, ChatRename, LoginRequest, MAX_PAGE_LIMIT, Message, NewChat, NewMessage, Notice,
-    PageRequest, PasswordChange, ProfileUpdate, RegisterResponse, Registration, TokenResponse,
-    User, UserDetail, UserFlagsUpdate, UserId,
+    PageRequest, PasswordChange, ProfileUpdate, ReadMarker, ReadRequest, RegisterResponse,
+    Registration, TokenResponse, User, UserDetail, UserFlagsUpdate, UserId,
 };
 use http::{HeaderValue, Method, header};
 use serde::de::DeserializeOwned;
@@ -377,6 +377,19 @@ impl Client {
             client_id: None,
         };
         self.post_message(chat, &message).await
+    }
+
+    /// `POST /api/chat/{id}/read/` (member): marks the chat read up to `seq` and answers the
+    /// marker with the unread count. The marker never moves back, and a `seq` beyond the
+    /// newest message counts as the newest; a negative `seq` is refused. The user's sockets
+    /// on the chat get a `read` event when it moved.
+    pub async fn mark_read(&self, chat: ChatId, seq: i64) -> Result<ReadMarker> {
+        self.json(
+            Method::POST,
+            self.routes.read(chat),
+            Some(&ReadRequest { seq }),
+        )
+        .await
     }
 
     // ----- membership -----------------------------------------------------------------

@@ -146,6 +146,10 @@ impl Routes {
         url
     }
 
+    pub(crate) fn read(&self, chat: ChatId) -> Url {
+        self.at(&format!("api/chat/{chat}/read/"))
+    }
+
     pub(crate) fn members(&self, chat: ChatId) -> Url {
         self.at(&format!("api/chat/{chat}/members/"))
     }
@@ -225,6 +229,7 @@ mod tests {
                 "http://127.0.0.1:8000/api/chat/7/user/3/",
             ),
             (r.leave(chat), "http://127.0.0.1:8000/api/chat/7/leave/"),
+            (r.read(chat), "http://127.0.0.1:8000/api/chat/7/read/"),
             (r.user(user), "http://127.0.0.1:8000/api/users/3/"),
             (r.health(), "http://127.0.0.1:8000/healthz"),
             (r.openapi(), "http://127.0.0.1:8000/api/openapi.json"),

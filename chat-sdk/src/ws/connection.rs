@@ -162,6 +162,11 @@ impl ChatConnection {
         self.sender.send_message(message).await
     }
 
+    /// Marks the chat read up to `seq`; see [`ChatSender::mark_read`].
+    pub async fn mark_read(&self, seq: i64) -> Result<()> {
+        self.sender.mark_read(seq).await
+    }
+
     /// Closes the connection politely (a close frame, then a short wait for the server's)
     /// and ends the stream; senders of this connection fail with [`Error::Closed`] from now.
     pub async fn close(self) {
@@ -250,6 +255,21 @@ impl ChatSender {
             return Err(self.closed());
         }
         answer.await.unwrap_or_else(|_| Err(self.closed()))
+    }
+
+    /// Marks the chat read up to `seq` (the `{"type":"read","seq":N}` frame). The server
+    /// answers nothing directly: when the marker moved, this user's connections to the chat
+    /// (this one too) get an [`Event::Read`](crate::model::Event::Read) with the marker and
+    /// the unread count, and a refusal (a negative `seq`) comes as an `Err` on the stream. A
+    /// frame written while the socket is down is dropped (the next read covers it);
+    /// [`Client::mark_read`](crate::Client::mark_read) answers the marker itself.
+    pub async fn mark_read(&self, seq: i64) -> Result<()> {
+        let frame = serde_json::to_string(&ClientFrame::Read { seq })
+            .expect("a frame of one integer always serializes");
+        self.commands
+            .send(Command::Frame { frame })
+            .await
+            .map_err(|_| self.closed())
     }
 
     /// The error of a send after the stream ended.

@@ -47,6 +47,11 @@ pub(super) enum Command {
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Ack>>,
     },
+    /// Write this frame if the socket is up; nothing answers it directly (a `read`).
+    Frame {
+        /// The frame, serialized.
+        frame: String,
+    },
     /// Close the socket politely and end the stream; say when done.
     Close {
         /// Signalled once the socket is closed.
@@ -213,6 +218,13 @@ impl Run {
                     self.write(send).await;
                 } else {
                     self.queued.push_back(send);
+                }
+            }
+            Some(Command::Frame { frame }) => {
+                if let Some(socket) = self.d.socket.as_mut()
+                    && let Err(e) = socket.send(WsMessage::text(frame)).await
+                {
+                    self.lost(None, e.to_string());
                 }
             }
             Some(Command::Close { done }) => {

@@ -51,6 +51,7 @@ pub(super) fn chat(name: &str, ids: &[i64], last_seq: i64) -> Chat {
         created_at: time::OffsetDateTime::UNIX_EPOCH,
         last_seq,
         last_message: None,
+        unread: 0,
     }
 }
 

@@ -97,13 +97,15 @@ pub(super) enum ClientFrame<'a> {
         content: &'a str,
         client_id: &'a str,
     },
+    /// Mark the chat read up to `seq`.
+    Read { seq: i64 },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ws::fixtures::{message, removed, text, user};
-    use chatcore::model::{ChatId, RemovalReason};
+    use chatcore::model::{ChatId, RemovalReason, UserId};
 
     #[test]
     fn a_message_event_with_the_originals_flat_fields_parses() {
@@ -146,6 +148,12 @@ mod tests {
             Event::Lagged {
                 chat: ChatId(1),
                 last_seq: 4,
+            },
+            Event::Read {
+                chat: ChatId(1),
+                user: UserId(3),
+                seq: 4,
+                unread: 0,
             },
         ];
         for event in events {
@@ -239,5 +247,11 @@ mod tests {
             frame,
             serde_json::json!({"type": "send", "content": "hi", "client_id": "c-1"})
         );
+    }
+
+    #[test]
+    fn a_read_frame_is_tagged_read() {
+        let frame = serde_json::to_value(ClientFrame::Read { seq: 7 }).unwrap();
+        assert_eq!(frame, serde_json::json!({"type": "read", "seq": 7}));
     }
 }

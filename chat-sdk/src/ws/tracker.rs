@@ -43,7 +43,8 @@ impl Tracker {
             Event::MemberAdded { at_seq, .. }
             | Event::MemberRemoved { at_seq, .. }
             | Event::ChatRenamed { at_seq, .. } => *at_seq,
-            Event::ChatDeleted { .. } | Event::Lagged { .. } => return None,
+            // A read marker refers to messages already delivered or not, nothing to wait for.
+            Event::ChatDeleted { .. } | Event::Lagged { .. } | Event::Read { .. } => return None,
         };
         if event.ends_stream_of(self.me, self.admin).is_some() {
             return None;
@@ -75,6 +76,8 @@ impl Tracker {
                 );
                 return None;
             }
+            // A read marker is news for this user each time (the chat itself does not show it).
+            Event::Read { .. } => return Some(event),
             _ => {}
         }
         let changed = apply(&mut self.chat, &event);
@@ -137,7 +140,8 @@ pub(super) fn apply(chat: &mut Chat, event: &Event) -> bool {
             }
         }
         Event::ChatDeleted { .. } => true,
-        Event::Lagged { .. } => false,
+        // The chat's own fields do not change (the unread count is per viewer).
+        Event::Lagged { .. } | Event::Read { .. } => false,
     }
 }
 

@@ -1,10 +1,10 @@
-//! Messages: a page of history and posting.
+//! Messages: a page of history, posting, and the caller's read marker.
 
 use crate::http::ctx::Ctx;
 use crate::http::query::QueryInt;
 use crate::http::response::json;
 use crate::http::{ApiError, Body};
-use chatcore::model::{ChatId, NewMessage, PageLimit, PageRequest};
+use chatcore::model::{ChatId, NewMessage, PageLimit, PageRequest, ReadRequest};
 use http::{Response, StatusCode};
 use serde::Deserialize;
 
@@ -49,4 +49,17 @@ pub async fn post(ctx: Ctx) -> Result<Response<Body>, ApiError> {
         .post(ctx.actor()?, id, message)
         .await?;
     Ok(json(StatusCode::CREATED, &posted.message))
+}
+
+/// `POST /api/chat/{id}/read/` `{"seq": N}` → `{"chat", "last_read_seq", "unread"}`: the
+/// caller's read marker, moved forward to `N` (never back, never beyond the last message).
+pub async fn read(ctx: Ctx) -> Result<Response<Body>, ApiError> {
+    let id: ChatId = ctx.id("id")?;
+    let request: ReadRequest = ctx.body()?;
+    let marker = ctx
+        .services()
+        .messaging
+        .mark_read(ctx.actor()?, id, request.seq)
+        .await?;
+    Ok(json(StatusCode::OK, &marker))
 }

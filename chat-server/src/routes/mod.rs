@@ -228,6 +228,9 @@ routes! {
     Rest POST "/api/chat/{id}/message/" => postMessage = messages::post, Required, "member",
         "Post a message (a repeated client_id answers the stored message)",
         query: &[], request: One("NewMessage"), 201 One("Message"), errors: &[400, 401, 403, 404];
+    Rest POST "/api/chat/{id}/read/" => markRead = messages::read, Required, "member",
+        "Mark the chat read up to a seq (never back, never beyond the last message)",
+        query: &[], request: One("ReadRequest"), 200 One("ReadMarker"), errors: &[400, 401, 403, 404];
     Rest GET "/api/chat/{id}/members/" => listMembers = members::list, Required, "member or admin",
         "The chat's members",
         query: &[], request: NoBody, 200 List("User"), errors: &[401, 403, 404];

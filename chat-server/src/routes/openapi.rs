@@ -193,8 +193,10 @@ fn schemas() -> Value {
             "participants": {"type": "array", "items": reference("User")},
             "created_at": time,
             "last_seq": {"type": "integer", "description": "seq of the newest message, 0 if none"},
+            "unread": {"type": "integer", "minimum": 0, "description":
+                "Messages after the caller's read marker (last_seq − last_read_seq); 0 for a non-member"},
             "last_message": {"oneOf": [reference("Message"), {"type": "null"}]}
-        }), &["id", "name", "participants", "created_at", "last_seq", "last_message"]),
+        }), &["id", "name", "participants", "created_at", "last_seq", "unread", "last_message"]),
         "Message": object(json!({
             "id": id, "chat": id, "user": reference("User"),
             "content": string, "timestamp": time,
@@ -229,6 +231,17 @@ fn schemas() -> Value {
             "client_id": {"type": "string", "minLength": 1, "maxLength": 64,
                 "description": "Idempotency key: a retry answers the stored message"}
         }), &["content"]),
+        "ReadRequest": object(json!({
+            "seq": {"type": "integer", "minimum": 0,
+                "description": "seq of the last message read; beyond the newest is the newest"}
+        }), &["seq"]),
+        "ReadMarker": object(json!({
+            "chat": id,
+            "last_read_seq": {"type": "integer", "minimum": 0,
+                "description": "seq of the last message the caller read; it only moves forward"},
+            "unread": {"type": "integer", "minimum": 0,
+                "description": "Messages after it (last_seq − last_read_seq)"}
+        }), &["chat", "last_read_seq", "unread"]),
         "Notice": object(json!({"message": string}), &["message"]),
         "UserFlagsUpdate": object(json!({
             "is_active": {"type": "boolean"}, "is_superuser": {"type": "boolean"}

@@ -1,8 +1,10 @@
 //! The WebSocket protocol's frames that are not chat events (those are `chatcore::model::Event`,
 //! serialized once by the core): what a client may send, and the server's `ack` and `error`.
 //!
-//! Client → server: the original's `{"message": "…"}`, or `{"type":"send","content":…,
-//! "client_id":…}` (answered with an `ack` once stored). Server → client besides events:
+//! Client → server: the original's `{"message": "…"}`, `{"type":"send","content":…,
+//! "client_id":…}` (answered with an `ack` once stored), or `{"type":"read","seq":N}` (moves
+//! the user's read marker; the user's sockets on the chat, this one too, get the core's
+//! `read` event when it moved). Server → client besides events:
 //! `{"type":"ack","client_id":…,"id":…,"seq":…}` and `{"type":"error","code":…,"error":…}`
 //! (the socket stays open).
 
@@ -21,6 +23,11 @@ pub enum ClientFrame {
         message: NewMessage,
         /// Whether to answer with an `ack`.
         acked: bool,
+    },
+    /// Mark the chat read up to `seq` (its range is the core's rule).
+    Read {
+        /// The `seq` of the last message read.
+        seq: i64,
     },
 }
 
@@ -63,6 +70,17 @@ impl ClientFrame {
                     },
                     acked: true,
                 })
+            }
+            Some(Value::String(kind)) if kind == "read" => {
+                let seq = match fields.get("seq") {
+                    None | Some(Value::Null) => {
+                        return Err(Error::invalid("seq", "this field is required"));
+                    }
+                    Some(seq) => seq
+                        .as_i64()
+                        .ok_or_else(|| Error::invalid("seq", "must be an integer"))?,
+                };
+                Ok(ClientFrame::Read { seq })
             }
             Some(Value::String(kind)) => Err(Error::invalid(
                 "type",
@@ -142,6 +160,7 @@ mod tests {
                 "send {:?} {:?} acked={acked}",
                 message.content, message.client_id
             ),
+            Ok(ClientFrame::Read { seq }) => format!("read {seq}"),
             Err(e) => format!("{} {e}", e.kind().as_str()),
         }
     }
@@ -160,6 +179,9 @@ mod tests {
             check(r#"{"type":"send","content":"hi"}"#),
             r#"send "hi" None acked=true"#
         );
+        assert_eq!(check(r#"{"type":"read","seq":7}"#), "read 7");
+        // The range is the core's rule (an `invalid` error from it).
+        assert_eq!(check(r#"{"type":"read","seq":-1}"#), "read -1");
     }
 
     #[test]
@@ -183,6 +205,17 @@ mod tests {
             "invalid type: unknown frame type `dance`"
         );
         assert_eq!(check(r#"{"type":1}"#), "invalid type: must be a string");
+        assert_eq!(
+            check(r#"{"type":"read"}"#),
+            "invalid seq: this field is required"
+        );
+        for bad in [r#""3""#, "1.5", "18446744073709551615", "[3]"] {
+            assert_eq!(
+                check(&format!(r#"{{"type":"read","seq":{bad}}}"#)),
+                "invalid seq: must be an integer",
+                "{bad}"
+            );
+        }
         assert!(check("{}").starts_with("invalid type: missing"));
     }
 

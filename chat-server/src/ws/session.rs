@@ -7,7 +7,7 @@
 use super::protocol::{AckFrame, ClientFrame, ErrorFrame, to_text};
 use crate::settings::WsSettings;
 use crate::state::AppState;
-use chatcore::model::{ChatId, Event, RemovalReason};
+use chatcore::model::{ChatId, Event, NewMessage, RemovalReason};
 use chatcore::{Actor, Credential, Error, Subscription};
 use futures_util::{SinkExt, StreamExt};
 use hyper_tungstenite::tungstenite::error::CapacityError;
@@ -62,6 +62,7 @@ pub async fn run(session: Session, socket: HyperWebsocket) {
         limits,
         queue,
         budget: SendBudget::default(),
+        read_budget: SendBudget::default(),
     }
     .run(stream)
     .await;
@@ -76,7 +77,11 @@ struct Loop {
     session: Session,
     limits: WsSettings,
     queue: mpsc::Sender<Message>,
+    /// The rate of `send` frames.
     budget: SendBudget,
+    /// The rate of `read` frames (each a database write too), apart from the sends so a
+    /// client marking every message read does not lose its right to talk.
+    read_budget: SendBudget,
 }
 
 impl Loop {
@@ -155,41 +160,53 @@ impl Loop {
         }
     }
 
-    /// A client frame: post what it sends, answer with an `ack` or an `error`.
+    /// A client frame: a `send` is posted and answered with an `ack` when asked for; a
+    /// `read` moves the read marker (the `read` event on the subscription is its answer,
+    /// when it moved); a refusal is answered with an `error`.
     async fn on_text(&mut self, text: &str) -> Result<(), CloseFrame> {
         let answer = match ClientFrame::parse(text) {
-            Err(e) => Some(to_text(&ErrorFrame::from(&e))),
-            Ok(ClientFrame::Send { message, acked }) => {
-                if !self.budget.take(&self.limits) {
-                    let e = Error::RateLimited {
-                        retry_after: self.budget.wait(&self.limits),
-                    };
-                    Some(to_text(&ErrorFrame::from(&e)))
-                } else {
-                    let session = &self.session;
-                    let client_id = message.client_id.clone();
-                    match session
-                        .state
-                        .services()
-                        .messaging
-                        .post(&session.actor, session.chat, message)
-                        .await
-                    {
-                        Ok(posted) if acked => Some(to_text(&AckFrame::new(
-                            client_id,
-                            posted.message.id,
-                            posted.message.seq,
-                        ))),
-                        Ok(_) => None,
-                        Err(e) => Some(to_text(&ErrorFrame::from(&e))),
-                    }
-                }
-            }
+            Err(e) => Err(e),
+            Ok(ClientFrame::Send { message, acked }) => self.post(message, acked).await,
+            Ok(ClientFrame::Read { seq }) => self.mark_read(seq).await.map(|()| None),
         };
         match answer {
-            Some(text) => self.send_text(text).await,
-            None => Ok(()),
+            Ok(Some(text)) => self.send_text(text).await,
+            Ok(None) => Ok(()),
+            Err(e) => self.send_text(to_text(&ErrorFrame::from(&e))).await,
         }
+    }
+
+    /// Posts a `send` frame's message; the `ack` to answer with, if the client asked for one.
+    async fn post(&mut self, message: NewMessage, acked: bool) -> Result<Option<String>, Error> {
+        self.budget.spend(&self.limits)?;
+        let session = &self.session;
+        let client_id = message.client_id.clone();
+        let posted = session
+            .state
+            .services()
+            .messaging
+            .post(&session.actor, session.chat, message)
+            .await?;
+        Ok(acked.then(|| {
+            to_text(&AckFrame::new(
+                client_id,
+                posted.message.id,
+                posted.message.seq,
+            ))
+        }))
+    }
+
+    /// Moves the user's read marker for a `read` frame.
+    async fn mark_read(&mut self, seq: i64) -> Result<(), Error> {
+        self.read_budget.spend(&self.limits)?;
+        let session = &self.session;
+        session
+            .state
+            .services()
+            .messaging
+            .mark_read(&session.actor, session.chat, seq)
+            .await
+            .map(drop)
     }
 
     /// Whether the socket's credential still proves its user (logout, password change and
@@ -341,6 +358,17 @@ impl SendBudget {
             true
         } else {
             false
+        }
+    }
+
+    /// Takes one message's token, or refuses with `rate_limited` saying when to try again.
+    fn spend(&mut self, limits: &WsSettings) -> Result<(), Error> {
+        if self.take(limits) {
+            Ok(())
+        } else {
+            Err(Error::RateLimited {
+                retry_after: self.wait(limits),
+            })
         }
     }
 

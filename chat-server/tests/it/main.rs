@@ -17,6 +17,7 @@ mod messages;
 mod meta;
 mod nodes;
 mod props;
+mod reads;
 mod sdk;
 mod sdk_stream;
 mod sockets;

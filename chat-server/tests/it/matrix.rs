@@ -78,6 +78,13 @@ fn rows() -> Vec<Row> {
             Some(json!({"content": "hi"})),
             [401, 401, 403, 201, 403],
         ),
+        // Only a member has a read marker.
+        row(
+            Method::POST,
+            "/api/chat/{chat}/read/",
+            Some(json!({"seq": 0})),
+            [401, 401, 403, 200, 403],
+        ),
         row(
             Method::GET,
             "/api/chat/{chat}/members/",

@@ -1,6 +1,7 @@
 //! The WebSocket endpoints over the wire: refusals before the `101`, the protocol (events,
 //! `send`/`ack`, the original's `{"message"}`, `error` frames), the limits, membership
-//! changes and shutdown closing sockets, a slow reader, and the SDK's connection.
+//! changes and shutdown closing sockets, a slow reader, and the SDK's connection. Its socket
+//! helpers are shared with `reads.rs`.
 
 use crate::helpers::*;
 use chatcore::model::ChatId;
@@ -11,15 +12,15 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// How long a frame the test waits for may take.
-const PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Opens `path` on `app` as a WebSocket with extra headers; the refusal's status and body
 /// when the server answers something else than `101`.
-async fn open(
+pub(crate) async fn open(
     app: &TestApp,
     path: &str,
     headers: &[(&'static str, String)],
@@ -45,19 +46,19 @@ async fn open(
     }
 }
 
-fn token(user: &TestUser) -> Vec<(&'static str, String)> {
+pub(crate) fn token(user: &TestUser) -> Vec<(&'static str, String)> {
     vec![("authorization", format!("Token {}", user.token))]
 }
 
 /// `user`'s API socket on `chat`.
-async fn socket(app: &TestApp, user: &TestUser, chat: ChatId) -> Socket {
+pub(crate) async fn socket(app: &TestApp, user: &TestUser, chat: ChatId) -> Socket {
     open(app, &format!("/ws/api/chat/{chat}/"), &token(user))
         .await
         .expect("the socket opens")
 }
 
 /// The next text frame as JSON (pings and pongs skipped).
-async fn next_json(socket: &mut Socket) -> Value {
+pub(crate) async fn next_json(socket: &mut Socket) -> Value {
     loop {
         let frame = tokio::time::timeout(PATIENCE, socket.next())
             .await
@@ -87,7 +88,7 @@ async fn close_of(socket: &mut Socket) -> (CloseCode, String) {
     }
 }
 
-async fn send_json(socket: &mut Socket, value: Value) {
+pub(crate) async fn send_json(socket: &mut Socket, value: Value) {
     socket
         .send(Message::Text(value.to_string().into()))
         .await

@@ -21,6 +21,10 @@ pub struct Chat {
     /// `seq` of the newest message (0 when there is none yet).
     #[serde(default)]
     pub last_seq: i64,
+    /// How many messages the viewer has not read (`last_seq − last_read_seq` of their
+    /// membership); 0 where the viewer is not a member.
+    #[serde(default)]
+    pub unread: i64,
     /// The newest message, if any.
     #[serde(default)]
     pub last_message: Option<Message>,

@@ -1,5 +1,7 @@
 //! Events of a chat's live stream: what a subscription yields and what the broker carries
-//! between nodes. Serialized once per event and shared by every subscriber.
+//! between nodes. Serialized once per event and shared by every subscriber. Two rules say
+//! whose stream an event is for: [`Event::reaches`] (a `read` event only reaches its
+//! reader's streams) and [`Event::ends_stream_of`].
 
 use super::ids::{ChatId, UserId};
 use super::message::Message;
@@ -16,6 +18,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "chat_renamed",
     "chat_deleted",
     "lagged",
+    "read",
 ];
 
 /// One event of a chat, tagged by `type` on the wire.
@@ -67,6 +70,21 @@ pub enum Event {
         /// The last `seq` delivered on this stream.
         last_seq: i64,
     },
+    /// A member's read marker moved (on another of their devices, or on this one): it
+    /// [reaches](Event::reaches) only that member's own streams, so every device's unread
+    /// badge agrees. It has no `seq` of its own: its `seq` is the marker's. Two reads at the
+    /// same moment may arrive in either order: the largest `seq` is the marker.
+    Read {
+        /// The chat.
+        chat: ChatId,
+        /// The member whose marker moved: the only viewer the event is for. (It is on the
+        /// wire because the broker carries events between nodes as their JSON.)
+        user: UserId,
+        /// The `seq` of the last message read, now.
+        seq: i64,
+        /// How many messages come after it.
+        unread: i64,
+    },
 }
 
 impl Event {
@@ -78,11 +96,13 @@ impl Event {
             | Event::MemberRemoved { chat, .. }
             | Event::ChatRenamed { chat, .. }
             | Event::ChatDeleted { chat, .. }
-            | Event::Lagged { chat, .. } => *chat,
+            | Event::Lagged { chat, .. }
+            | Event::Read { chat, .. } => *chat,
         }
     }
 
-    /// The message's `seq` if this is a message event.
+    /// The message's `seq` if this is a message event (a `read` event's `seq` is a
+    /// marker, not a place in the chat).
     pub fn seq(&self) -> Option<i64> {
         match self {
             Event::Message(m) => Some(m.message.seq),
@@ -94,6 +114,16 @@ impl Event {
     /// since one event is shown to every subscriber.
     pub fn message(message: Message) -> Self {
         Event::Message(MessageEvent::new(message))
+    }
+
+    /// Whether the stream of `viewer` carries this event: a `read` event only the reader's
+    /// own streams (their other devices), every other event every stream of the chat. The
+    /// one rule the core's subscriptions follow.
+    pub fn reaches(&self, viewer: UserId) -> bool {
+        match self {
+            Event::Read { user, .. } => *user == viewer,
+            _ => true,
+        }
     }
 
     /// Whether this event ends the stream of `viewer`, and why: the one rule the core's
@@ -239,6 +269,12 @@ mod tests {
             },
             Event::ChatDeleted { chat, at_seq: 1 },
             Event::Lagged { chat, last_seq: 1 },
+            Event::Read {
+                chat,
+                user: UserId(7),
+                seq: 1,
+                unread: 0,
+            },
         ]
     }
 
@@ -251,6 +287,7 @@ mod tests {
             Event::ChatRenamed { .. } => "chat_renamed",
             Event::ChatDeleted { .. } => "chat_deleted",
             Event::Lagged { .. } => "lagged",
+            Event::Read { .. } => "read",
         }
     }
 
@@ -314,6 +351,8 @@ mod tests {
             ("member_added", Left, 7, false, None),
             ("chat_renamed", Left, 7, false, None),
             ("lagged", Left, 7, false, None),
+            ("read", Left, 7, false, None),
+            ("read", Left, 8, true, None),
         ];
         for (kind, reason, viewer, admin, expected) in cases {
             let event = one_of_each(reason)
@@ -326,6 +365,30 @@ mod tests {
                 "{kind} {reason:?} viewer {viewer} admin {admin}"
             );
         }
+    }
+
+    #[test]
+    fn a_read_reaches_only_its_readers_streams_and_every_other_event_every_stream() {
+        for event in one_of_each(RemovalReason::Removed) {
+            let expected_for_8 = tag(&event) != "read";
+            assert!(event.reaches(UserId(7)), "{}", tag(&event));
+            assert_eq!(event.reaches(UserId(8)), expected_for_8, "{}", tag(&event));
+        }
+    }
+
+    #[test]
+    fn a_read_event_has_the_documented_wire_shape_and_no_seq_of_its_own() {
+        let event = Event::Read {
+            chat: ChatId(3),
+            user: UserId(7),
+            seq: 5,
+            unread: 2,
+        };
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({"type": "read", "chat": 3, "user": 7, "seq": 5, "unread": 2})
+        );
+        assert_eq!(event.seq(), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The wire types: ids, users, chats, messages, pages (`PageLimit`, `PageRequest`) and
-//! events, with the rule of which event ends whose stream (`Event::ends_stream_of`).
+//! The wire types: ids, users, chats, messages, read markers, pages (`PageLimit`,
+//! `PageRequest`) and events, with the rules of which event reaches and which ends whose
+//! stream (`Event::reaches`, `Event::ends_stream_of`).
 //! Everything here is plain data with serde; `chat-sdk` uses this module alone (chatcore
 //! without features).
 
@@ -8,6 +9,7 @@ mod event;
 mod ids;
 mod message;
 mod page;
+mod read;
 pub mod timestamp;
 mod user;
 
@@ -16,6 +18,7 @@ pub use event::{EVENT_TYPES, Event, LegacyMessageFields, MessageEvent, RemovalRe
 pub use ids::{ChatId, MessageId, UserId};
 pub use message::{Message, NewMessage};
 pub use page::{Cursor, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PageLimit, PageRequest};
+pub use read::{ReadMarker, ReadRequest};
 pub use user::{ProfileUpdate, Registration, User, UserDetail, UserFlagsUpdate};
 
 use serde::{Deserialize, Serialize};

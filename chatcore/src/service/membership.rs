@@ -34,7 +34,7 @@ impl CoreMembership {
     async fn full_chat(&self, actor: &Actor, chat: ChatId) -> Result<Chat> {
         let chat = self
             .store
-            .chats(ChatFilter::One(chat))
+            .chats(ChatFilter::One(chat), actor.id())
             .await?
             .pop()
             .ok_or(Error::NotFound("Chat"))?;
@@ -107,7 +107,7 @@ impl MembershipService for CoreMembership {
         } else {
             ChatFilter::MemberOf(actor.id())
         };
-        let chats = self.store.chats(filter).await?;
+        let chats = self.store.chats(filter, actor.id()).await?;
         Ok(chats.into_iter().map(|c| Self::view(actor, c)).collect())
     }
 

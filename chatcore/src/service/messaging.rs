@@ -1,13 +1,13 @@
 //! The built-in [`MessagingService`]: posts go through the group-commit writer, history
-//! comes from the store, subscriptions join the broker with the store.
+//! and read markers come from the store, subscriptions join the broker with the store.
 
-use super::access::readable_chat;
+use super::access::{existing_chat, not_a_member, readable_chat};
 use super::{MessagingService, Posted, Subscription};
 use crate::auth::Actor;
-use crate::broker::Broker;
+use crate::broker::{Broker, EventFrame};
 use crate::config::Config;
-use crate::error::Result;
-use crate::model::{ChatId, Cursor, Message, NewMessage, PageRequest};
+use crate::error::{Error, Result};
+use crate::model::{ChatId, Cursor, Event, Message, NewMessage, PageRequest, ReadMarker};
 use crate::store::{PendingMessage, Store};
 use crate::validate;
 use crate::writer::Writer;
@@ -79,6 +79,33 @@ impl MessagingService for CoreMessaging {
             .collect())
     }
 
+    async fn mark_read(&self, actor: &Actor, chat: ChatId, seq: i64) -> Result<ReadMarker> {
+        if seq < 0 {
+            return Err(Error::invalid("seq", "must be 0 or more"));
+        }
+        // One statement checks the membership and moves the marker; the chat is looked up
+        // only to tell a missing chat (404) from a non-member (403).
+        let Some(update) = self.store.mark_read(chat, actor.id(), seq).await? else {
+            existing_chat(&*self.store, chat).await?;
+            return Err(not_a_member());
+        };
+        let unread = (update.last_seq - update.last_read_seq).max(0);
+        if update.moved {
+            let event = Event::Read {
+                chat,
+                user: actor.id(),
+                seq: update.last_read_seq,
+                unread,
+            };
+            self.broker.publish(EventFrame::new(event)).await;
+        }
+        Ok(ReadMarker {
+            chat,
+            last_read_seq: update.last_read_seq,
+            unread,
+        })
+    }
+
     async fn subscribe(
         &self,
         actor: &Actor,
@@ -91,9 +118,14 @@ impl MessagingService for CoreMessaging {
         // Register first, then read where the chat stands: nothing committed in between is
         // lost, since the live stream has it or the store does.
         let receiver = self.broker.subscribe(chat);
-        let now_at = super::access::existing_chat(&*self.store, chat)
-            .await?
-            .last_seq;
+        let now_at = existing_chat(&*self.store, chat).await?.last_seq;
+        if after_seq.is_some_and(|seq| seq > now_at) {
+            // A client cannot have seen it: resuming there would skip messages to come.
+            return Err(Error::invalid(
+                "after_seq",
+                format!("beyond the chat's last message (seq {now_at})"),
+            ));
+        }
         Ok(Subscription::new(
             self.store.clone(),
             receiver,

@@ -17,8 +17,8 @@ pub use subscription::Subscription;
 use crate::auth::{Actor, ClientInfo, Credential};
 use crate::error::Result;
 use crate::model::{
-    Chat, ChatId, Message, NewChat, NewMessage, Notice, PageRequest, ProfileUpdate, Registration,
-    User, UserDetail, UserFlagsUpdate, UserId,
+    Chat, ChatId, Message, NewChat, NewMessage, Notice, PageRequest, ProfileUpdate, ReadMarker,
+    Registration, User, UserDetail, UserFlagsUpdate, UserId,
 };
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -146,16 +146,22 @@ pub struct Posted {
     pub created: bool,
 }
 
-/// Messages: post, read, subscribe.
+/// Messages: post, read, subscribe, and read markers.
 #[async_trait]
 pub trait MessagingService: Send + Sync {
-    /// Stores a message (members only) and fans it out after commit.
+    /// Stores a message (members only) and fans it out after commit; the poster's read
+    /// marker moves to it.
     async fn post(&self, actor: &Actor, chat: ChatId, message: NewMessage) -> Result<Posted>;
     /// A page of history, oldest first (members and admins).
     async fn history(&self, actor: &Actor, chat: ChatId, page: PageRequest)
     -> Result<Vec<Message>>;
+    /// Marks `chat` read up to `seq` for the actor (members only; `seq` 0 or more, else
+    /// `Invalid`). The marker only moves forward and stops at the chat's last message; when
+    /// it moves, the actor's streams of the chat get a `read` event (no one else's).
+    async fn mark_read(&self, actor: &Actor, chat: ChatId, seq: i64) -> Result<ReadMarker>;
     /// Live events of a chat (members and admins): first the stored messages after
     /// `after_seq` (none when `None`), then live events, without gaps or duplicates.
+    /// `after_seq` beyond the chat's last message is `Invalid`.
     async fn subscribe(
         &self,
         actor: &Actor,

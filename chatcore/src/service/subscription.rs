@@ -160,6 +160,8 @@ impl Subscription {
             {
                 Admission::CatchUpTo(*at_seq)
             }
+            // Another member's read marker is none of this viewer's business.
+            event if !event.reaches(self.viewer.id()) => Admission::Skip,
             event => {
                 // An actor is active by construction, so `is_admin` means an active admin.
                 let (viewer, admin) = (self.viewer.id(), self.viewer.is_admin());

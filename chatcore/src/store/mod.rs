@@ -12,7 +12,8 @@ mod sql;
 pub mod sqlite;
 
 pub use records::{
-    ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage, StoredMessage, UserRecord,
+    ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage, ReadUpdate,
+    StoredMessage, UserRecord,
 };
 
 use crate::error::{Error, Result};
@@ -113,8 +114,9 @@ pub trait Store: Send + Sync {
     /// A chat's own row.
     async fn chat(&self, id: ChatId) -> Result<Option<ChatRecord>>;
     /// Full chats (members with e-mail, last message): one chat, the chats of a member, or
-    /// every chat; ordered by id.
-    async fn chats(&self, filter: ChatFilter) -> Result<Vec<Chat>>;
+    /// every chat; ordered by id. `unread` is counted for `viewer` (0 in a chat they are
+    /// not a member of).
+    async fn chats(&self, filter: ChatFilter, viewer: UserId) -> Result<Vec<Chat>>;
     /// Renames a chat under its lock; `None` when it does not exist, else the `at_seq`.
     async fn rename_chat(&self, id: ChatId, name: &str) -> Result<Option<i64>>;
     /// Deletes a chat with its messages and memberships; `None` when it did not exist.
@@ -133,11 +135,16 @@ pub trait Store: Send + Sync {
     async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool>;
     /// A chat's members, ordered by id.
     async fn members(&self, chat: ChatId) -> Result<Vec<UserRecord>>;
+    /// Moves `user`'s read marker in `chat` forward to `seq` (at least 0), clamped to the
+    /// chat's `last_seq`, in one statement: it never moves back, never beyond the last
+    /// message. `None` when `user` is not a member (or the chat does not exist).
+    async fn mark_read(&self, chat: ChatId, user: UserId, seq: i64) -> Result<Option<ReadUpdate>>;
 
     // --- messages ---
     /// Stores a batch in one transaction (group commit). Chats are locked in ascending id
     /// order; under each lock the chat, the author's membership and `client_id` duplicates
-    /// (in the table and within the batch) are checked before `seq`s are assigned. One
+    /// (in the table and within the batch) are checked before `seq`s are assigned, and each
+    /// author's read marker moves to their newest message of the batch. One
     /// result per item, in input order; a rejected item does not fail the others. The outer
     /// error means the transaction failed and nothing was stored.
     async fn store_messages(

@@ -118,6 +118,17 @@ pub enum MemberChange {
     Unchanged,
 }
 
+/// The outcome of [`Store::mark_read`](super::Store::mark_read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadUpdate {
+    /// The member's marker after the call: the `seq` of the last message read.
+    pub last_read_seq: i64,
+    /// The chat's `last_seq` as the call saw it (at least `last_read_seq`).
+    pub last_seq: i64,
+    /// Whether this call moved the marker (`false`: it was already there or further).
+    pub moved: bool,
+}
+
 /// The outcome of changing account flags.
 #[derive(Debug, Clone)]
 pub struct FlagsChange {

@@ -9,3 +9,4 @@ mod messaging;
 mod migrations;
 mod nodes;
 mod subscription;
+mod unread;

@@ -1,8 +1,8 @@
 //! Live subscriptions: backlog then live, no gap and no duplicate, membership events, lag.
 
-use crate::fixture::{TestCore, contract_tests, text};
+use crate::fixture::{TestCore, contract_tests, kind, text};
 use chatcore::model::{Event, RemovalReason};
-use chatcore::{Config, Subscription};
+use chatcore::{Config, ErrorKind, Subscription};
 use std::time::Duration;
 
 contract_tests!(
@@ -12,6 +12,7 @@ contract_tests!(
     a_deleted_chat_ends_every_stream,
     a_slow_subscriber_is_told_it_lagged with Config { subscriber_buffer: 4, ..Config::for_tests() },
     a_rename_reaches_subscribers,
+    resuming_beyond_the_last_message_is_invalid,
 );
 
 async fn next(sub: &mut Subscription) -> Option<Event> {
@@ -183,5 +184,30 @@ async fn a_rename_reaches_subscribers(t: TestCore) {
             name: "renamed".into(),
             at_seq: 0
         })
+    );
+}
+
+async fn resuming_beyond_the_last_message_is_invalid(t: TestCore) {
+    let admin = t.admin("root").await;
+    let bob = t.user("bob").await;
+    let chat = t.chat(&admin, "general", &[&bob]).await;
+    let msg = t.core.messaging();
+    msg.subscribe(&bob, chat, Some(0)).await.unwrap();
+    assert_eq!(
+        kind(msg.subscribe(&bob, chat, Some(1)).await),
+        ErrorKind::Invalid,
+        "an empty chat has nothing after seq 0"
+    );
+    for n in 0..2 {
+        msg.post(&bob, chat, text(&format!("{n}"))).await.unwrap();
+    }
+    msg.subscribe(&bob, chat, Some(2)).await.unwrap();
+    assert_eq!(
+        kind(msg.subscribe(&bob, chat, Some(3)).await),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        kind(msg.subscribe(&admin, chat, Some(3)).await),
+        ErrorKind::Invalid
     );
 }

@@ -1,12 +1,12 @@
-//! Chats and membership: create, read, rename, delete, add and remove members, and the
-//! chat row lock every chat change takes. Compiled once per backend (see `sql/mod.rs`);
-//! `Db` is that backend.
+//! Chats and membership: create, read, rename, delete, add and remove members, read
+//! markers, and the chat row lock every chat change takes. Compiled once per backend (see
+//! `sql/mod.rs`); `Db` is that backend.
 
 use super::Db;
 use crate::error::{Error, Result};
 use crate::model::{Chat, ChatId, Message, UserId};
 use crate::store::sql::{MESSAGE_SELECT, MemberRow, MessageRow, internal};
-use crate::store::{ChatFilter, ChatRecord, MemberChange, UserRecord};
+use crate::store::{ChatFilter, ChatRecord, MemberChange, ReadUpdate, UserRecord};
 use sqlx::{AssertSqlSafe, Pool, Transaction};
 use std::collections::{BTreeMap, HashMap};
 use time::OffsetDateTime;
@@ -108,9 +108,9 @@ pub(super) async fn get(pool: &Pool<Db>, id: ChatId) -> Result<Option<ChatRecord
         .map_err(internal("chat"))
 }
 
-/// Full chats (members with e-mail, the last message) for a filter, ordered by id: three
-/// queries whatever the number of chats.
-pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter) -> Result<Vec<Chat>> {
+/// Full chats (members with e-mail, the last message, `viewer`'s unread count) for a
+/// filter, ordered by id: three queries whatever the number of chats.
+pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter, viewer: UserId) -> Result<Vec<Chat>> {
     let (member, one) = match filter {
         ChatFilter::All => (None, None),
         ChatFilter::MemberOf(u) => (Some(u), None),
@@ -129,8 +129,8 @@ pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter) -> Result<Vec<Chat
     .await
     .map_err(internal("chats"))?;
     let members: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT ms.chat_id, u.id, u.username, u.email, u.first_name, u.last_name, \
-         u.password_hash, u.is_admin, u.is_active \
+        "SELECT ms.chat_id, ms.last_read_seq, u.id, u.username, u.email, u.first_name, \
+         u.last_name, u.password_hash, u.is_admin, u.is_active \
          FROM memberships ms JOIN users u ON u.id = ms.user_id JOIN chats c ON c.id = ms.chat_id \
          WHERE {CHAT_FILTER} ORDER BY ms.chat_id, u.id"
     )))
@@ -149,7 +149,11 @@ pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter) -> Result<Vec<Chat
     .await
     .map_err(internal("last messages"))?;
     let mut participants: BTreeMap<ChatId, Vec<_>> = BTreeMap::new();
+    let mut read_by_viewer: HashMap<ChatId, i64> = HashMap::new();
     for row in members {
+        if row.user.id == viewer {
+            read_by_viewer.insert(row.chat_id, row.last_read_seq);
+        }
         participants
             .entry(row.chat_id)
             .or_default()
@@ -167,6 +171,9 @@ pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter) -> Result<Vec<Chat
             id: c.id,
             name: c.name,
             created_at: c.created_at,
+            unread: read_by_viewer
+                .get(&c.id)
+                .map_or(0, |read| (c.last_seq - read).max(0)),
             last_seq: c.last_seq,
         })
         .collect())
@@ -303,4 +310,52 @@ pub(super) async fn members(pool: &Pool<Db>, chat: ChatId) -> Result<Vec<UserRec
     .fetch_all(pool)
     .await
     .map_err(internal("members"))
+}
+
+/// Moves a member's read marker forward to `seq`, clamped to the chat's `last_seq`: one
+/// `UPDATE` (the membership row's lock orders concurrent calls; no chat lock is taken, so
+/// reads never wait for a batch of posts). When it moves nothing, one `SELECT` reports where
+/// the marker is; `None` when `user` is not a member.
+pub(super) async fn mark_read(
+    pool: &Pool<Db>,
+    chat: ChatId,
+    user: UserId,
+    seq: i64,
+) -> Result<Option<ReadUpdate>> {
+    // Forward only: `last_read_seq < min($3, last_seq)`, written as two comparisons.
+    let moved: Option<(i64, i64)> = sqlx::query_as(
+        "UPDATE memberships SET last_read_seq = \
+         (SELECT CASE WHEN c.last_seq < $3 THEN c.last_seq ELSE $3 END \
+          FROM chats c WHERE c.id = $1) \
+         WHERE chat_id = $1 AND user_id = $2 AND last_read_seq < $3 \
+         AND last_read_seq < (SELECT c.last_seq FROM chats c WHERE c.id = $1) \
+         RETURNING last_read_seq, (SELECT c.last_seq FROM chats c WHERE c.id = $1)",
+    )
+    .bind(chat)
+    .bind(user)
+    .bind(seq)
+    .fetch_optional(pool)
+    .await
+    .map_err(internal("mark read"))?;
+    if let Some((last_read_seq, last_seq)) = moved {
+        return Ok(Some(ReadUpdate {
+            last_read_seq,
+            last_seq,
+            moved: true,
+        }));
+    }
+    let current: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT ms.last_read_seq, c.last_seq FROM memberships ms \
+         JOIN chats c ON c.id = ms.chat_id WHERE ms.chat_id = $1 AND ms.user_id = $2",
+    )
+    .bind(chat)
+    .bind(user)
+    .fetch_optional(pool)
+    .await
+    .map_err(internal("read marker"))?;
+    Ok(current.map(|(last_read_seq, last_seq)| ReadUpdate {
+        last_read_seq,
+        last_seq,
+        moved: false,
+    }))
 }

@@ -3,10 +3,11 @@
 //!
 //! A batch is one transaction. Its items are grouped by chat and the chats are locked in
 //! ascending id order (two nodes' batches cannot deadlock). Under each chat's lock, its
-//! share goes through four steps: the members among the authors (one query), the triage of
+//! share goes through five steps: the members among the authors (one query), the triage of
 //! each item (not a member, a `client_id` already stored, a `client_id` repeated within the
-//! batch, or new with the next `seq`), one multi-row insert of the new ones, and last the
-//! in-batch repeats, which answer what their first occurrence got.
+//! batch, or new with the next `seq`), one multi-row insert of the new ones, one update
+//! moving each author's read marker to their newest message, and last the in-batch
+//! repeats, which answer what their first occurrence got.
 
 use super::Db;
 use super::chats::lock_chat;
@@ -69,6 +70,7 @@ async fn store_chat_share(
     let members = members_among_authors(tx, chat, indices, batch).await?;
     let share = triage(tx, chat, last_seq, indices, batch, &members, results).await?;
     insert(tx, chat, &share.new, batch, now, results).await?;
+    mark_authors_read(tx, chat, &share.new, batch).await?;
     resolve_in_batch_duplicates(&share.repeats, results);
     Ok(())
 }
@@ -224,6 +226,45 @@ async fn insert(
         .bind(last_seq)
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Moves each author's read marker to their newest new message (a poster has read what
+/// they wrote), forward only: one `UPDATE … CASE` for all the authors of the share.
+async fn mark_authors_read(
+    tx: &mut Tx,
+    chat: ChatId,
+    new: &[(usize, i64)],
+    batch: &[PendingMessage],
+) -> sqlx::Result<()> {
+    // `new` is in `seq` order, so the last insert per author is their newest message.
+    let mut newest: BTreeMap<UserId, i64> = BTreeMap::new();
+    for &(i, seq) in new {
+        newest.insert(batch[i].author.id, seq);
+    }
+    if newest.is_empty() {
+        return Ok(());
+    }
+    let mut update = QueryBuilder::<Db>::new("UPDATE memberships SET last_read_seq = CASE");
+    for (&author, &seq) in &newest {
+        update
+            .push(" WHEN user_id = ")
+            .push_bind(author)
+            .push(" AND last_read_seq < ")
+            .push_bind(seq)
+            .push(" THEN ")
+            .push_bind(seq);
+    }
+    update
+        .push(" ELSE last_read_seq END WHERE chat_id = ")
+        .push_bind(chat)
+        .push(" AND user_id IN (");
+    let mut authors = update.separated(", ");
+    for &author in newest.keys() {
+        authors.push_bind(author);
+    }
+    authors.push_unseparated(")");
+    update.build().execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -73,10 +73,11 @@ pub(super) const MESSAGE_SELECT: &str = "SELECT m.id, m.chat_id, m.seq, m.conten
      u.id AS user_id, u.username, u.email, u.first_name, u.last_name \
      FROM messages m JOIN users u ON u.id = m.user_id";
 
-/// A member row of [`Store::chats`](super::Store::chats).
+/// A member row of [`Store::chats`](super::Store::chats), with the member's read marker.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct MemberRow {
     pub chat_id: crate::model::ChatId,
+    pub last_read_seq: i64,
     #[sqlx(flatten)]
     pub user: super::UserRecord,
 }
@@ -119,7 +120,7 @@ macro_rules! impl_sql_store {
             use $crate::model::{Chat, ChatId, Message, PageLimit, PageRequest, UserId};
             use $crate::store::{
                 ChatFilter, ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage,
-                Store, StoredMessage, UserRecord,
+                ReadUpdate, Store, StoredMessage, UserRecord,
             };
 
             #[async_trait::async_trait]
@@ -245,8 +246,8 @@ macro_rules! impl_sql_store {
                     chats::get(&self.pool, id).await
                 }
 
-                async fn chats(&self, filter: ChatFilter) -> Result<Vec<Chat>> {
-                    chats::list(&self.pool, filter).await
+                async fn chats(&self, filter: ChatFilter, viewer: UserId) -> Result<Vec<Chat>> {
+                    chats::list(&self.pool, filter, viewer).await
                 }
 
                 async fn rename_chat(&self, id: ChatId, name: &str) -> Result<Option<i64>> {
@@ -276,6 +277,15 @@ macro_rules! impl_sql_store {
 
                 async fn members(&self, chat: ChatId) -> Result<Vec<UserRecord>> {
                     chats::members(&self.pool, chat).await
+                }
+
+                async fn mark_read(
+                    &self,
+                    chat: ChatId,
+                    user: UserId,
+                    seq: i64,
+                ) -> Result<Option<ReadUpdate>> {
+                    chats::mark_read(&self.pool, chat, user, seq).await
                 }
 
                 async fn store_messages(
