@@ -41,15 +41,17 @@
     });
   }
 
-  // ── Read markers plug in here ──────────────────────────────────────────────────────
+  // ── Read markers ───────────────────────────────────────────────────────────────────
   // markSeen(seq) is called with the newest seq the viewer has actually seen (the page is
-  // visible and the timeline is scrolled to the bottom). When the read-marker feature
-  // lands (DESIGN.md, second round: the client frame {"type":"read","seq":N}), this sends
-  // it on the socket; the server's {"type":"read",…} events for the user's other tabs
-  // arrive in onRead. Until then nothing is sent, and the chat list shows no badge.
+  // visible and the timeline is scrolled to the bottom): it sends {"type":"read","seq":N}
+  // on the socket, which moves the marker (never back) and clears the chat list's badge;
+  // the server's {"type":"read",…} events for the user's other tabs arrive in onRead. A read
+  // that cannot be sent now (socket down) is sent by the next markSeen after reconnecting.
   let seenUpTo = 0;
   function markSeen(seq) {
     if (seq <= seenUpTo) return;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({ type: "read", seq: seq }));
     seenUpTo = seq;
   }
   function onRead(frame) {
