@@ -5,8 +5,9 @@
 //! methods a path allows.
 
 use crate::http::ctx::prepare;
-use crate::http::front::{Front, Rendered, Target};
+use crate::http::front::{Front, Rendered};
 use crate::http::{ApiError, Body, empty};
+use crate::refusal::{Target, render};
 use crate::routes::{Match, Router};
 use crate::state::AppState;
 use http::header::{ALLOW, HeaderValue};
@@ -29,11 +30,11 @@ pub async fn handle(state: AppState, router: &Router, req: Request<Body>) -> Res
                     resp.extensions_mut().insert(Rendered);
                     resp
                 }
-                Err(refusal) => front.render(refusal, &target),
+                Err(refusal) => render(front, refusal, &target),
             }
         }
         Match::WrongMethod(front, allow) => {
-            front.render(ApiError::method_not_allowed(allow), &target)
+            render(front, ApiError::method_not_allowed(allow), &target)
         }
         Match::Options(allow) => {
             let mut resp = Response::new(empty());
@@ -44,8 +45,10 @@ pub async fn handle(state: AppState, router: &Router, req: Request<Body>) -> Res
             resp.extensions_mut().insert(Rendered);
             resp
         }
-        Match::NotFound => {
-            Front::for_path(req.uri().path()).render(ApiError::no_such_path(), &target)
-        }
+        Match::NotFound => render(
+            Front::for_path(req.uri().path()),
+            ApiError::no_such_path(),
+            &target,
+        ),
     }
 }

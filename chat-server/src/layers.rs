@@ -11,8 +11,9 @@
 
 use crate::dispatch;
 use crate::http::csrf::CsrfGuardLayer;
-use crate::http::front::{Front, Rendered, Target};
+use crate::http::front::{Front, Rendered};
 use crate::http::{ApiError, Body, BoxError};
+use crate::refusal::{Target, render};
 use crate::routes::Router;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -241,7 +242,7 @@ fn finish(
             }
             None => ApiError::for_status(status),
         };
-        let mut rendered = front.render(error, target);
+        let mut rendered = render(front, error, target);
         // Keep what the layer said about the connection.
         if let Some(v) = resp.headers().get(http::header::CONNECTION) {
             rendered

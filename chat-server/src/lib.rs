@@ -21,6 +21,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod http;
 pub mod layers;
+pub mod refusal;
 pub mod routes;
 pub mod settings;
 pub mod state;

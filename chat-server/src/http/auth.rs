@@ -95,18 +95,20 @@ fn parse_authorization(value: &str) -> Result<Credential, ApiError> {
 /// The value of the session cookie, if the request has one: `__Host-chat_session` when
 /// present, else `chat_session`.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    let named = |wanted: &str| {
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == wanted)
-            .map(|(_, value)| value.trim_matches('"').to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    named(SECURE_SESSION_COOKIE).or_else(|| named(SESSION_COOKIE))
+    cookie(headers, SECURE_SESSION_COOKIE).or_else(|| cookie(headers, SESSION_COOKIE))
+}
+
+/// The value of cookie `name`, if the request has it (and it is not empty).
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// Authenticates a request that must be: no credential or a bad one is a 401.

@@ -1,16 +1,8 @@
-//! The front ends a route can belong to, and how each renders a refusal: JSON for the REST
-//! API and WebSocket upgrades (refused before the `101`), the web UI's error page
-//! (`web::errors`, in the site's look and the browser's language) for pages and static
-//! files, and for a page that needs a signed-in user, a redirect to the login page.
-//!
-//! Responses rendered here (or by a handler) carry the [`Rendered`] mark, so the hardening
-//! layers leave them alone and rewrite only the answers they produce themselves.
-
-use super::ApiError;
-use super::Body;
-use crate::web::i18n::Lang;
-use http::header::{HeaderValue, LOCATION};
-use http::{Method, Request, Response, StatusCode};
+//! The front ends a route can belong to ([`Front`]): which one answers an unknown path,
+//! which ones read a body. How each renders a refusal is `crate::refusal` (it needs the web
+//! UI's error pages, which `http` does not depend on). Responses a front end or a handler
+//! rendered carry the [`Rendered`] mark, so the hardening layers leave them alone and
+//! rewrite only the answers they produce themselves.
 
 /// Which front end serves a route (and so how its refusals look).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,32 +24,6 @@ pub const LOGIN_PATH: &str = "/accounts/login/";
 #[derive(Debug, Clone, Copy)]
 pub struct Rendered;
 
-/// What a front end needs to know of a request to render its refusal: where the browser
-/// was going (the login redirect's `next`), with which method, in which language.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// The path and query asked for.
-    pub path_and_query: String,
-    /// The request's method (only a `GET` or `HEAD` is worth returning to after logging in).
-    pub method: Method,
-    /// The language the browser prefers.
-    pub lang: Lang,
-}
-
-impl Target {
-    /// The target of `req`.
-    pub fn of<B>(req: &Request<B>) -> Self {
-        Self {
-            path_and_query: req
-                .uri()
-                .path_and_query()
-                .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned()),
-            method: req.method().clone(),
-            lang: Lang::of(req.headers()),
-        }
-    }
-}
-
 impl Front {
     /// The front end that answers for a path no route serves (404) or a wrong method
     /// (405): the API's JSON under `/api/`, `/ws/` and `/healthz`, an HTML page elsewhere.
@@ -74,48 +40,11 @@ impl Front {
     pub fn reads_body(self) -> bool {
         matches!(self, Front::Rest | Front::Page)
     }
-
-    /// Renders `error` the way this front end answers the request `target`.
-    pub fn render(self, error: ApiError, target: &Target) -> Response<Body> {
-        let mut resp = match self {
-            Front::Rest | Front::WebSocket => error.into_response(),
-            Front::Page if error.status() == StatusCode::UNAUTHORIZED => login_redirect(target),
-            Front::Page | Front::Static => crate::web::errors::page(error, target.lang),
-        };
-        resp.extensions_mut().insert(Rendered);
-        resp
-    }
-}
-
-/// `303 See Other` to the login page, with `next` set to where the browser was going (a
-/// form posted after the session ended goes back to no particular page).
-fn login_redirect(request: &Target) -> Response<Body> {
-    let target = if matches!(request.method, Method::GET | Method::HEAD) {
-        format!(
-            "{LOGIN_PATH}?next={}",
-            url::form_urlencoded::byte_serialize(request.path_and_query.as_bytes())
-                .collect::<String>()
-        )
-    } else {
-        LOGIN_PATH.to_owned()
-    };
-    let mut resp = Response::new(super::empty());
-    *resp.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(v) = HeaderValue::from_str(&target) {
-        resp.headers_mut().insert(LOCATION, v);
-    }
-    resp
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::BodyExt;
-
-    async fn text(resp: Response<Body>) -> String {
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
 
     #[test]
     fn api_prefixes_answer_json_and_everything_else_html() {
@@ -132,56 +61,5 @@ mod tests {
         for path in ["/", "/apix", "/admin/", "/static/x.js", "/chats/1/", "/wsx"] {
             assert_eq!(Front::for_path(path), Front::Page, "{path}");
         }
-    }
-
-    fn target(path_and_query: &str, method: Method) -> Target {
-        Target {
-            path_and_query: path_and_query.to_owned(),
-            method,
-            lang: Lang::En,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_page_refusal_is_an_escaped_html_page_with_the_errors_headers() {
-        let get = target("/x", Method::GET);
-        let resp = Front::Page.render(ApiError::method_not_allowed("GET".into()), &get);
-        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(resp.headers()["allow"], "GET");
-        assert!(resp.extensions().get::<Rendered>().is_some());
-        assert_eq!(
-            resp.headers()[http::header::CONTENT_TYPE],
-            "text/html; charset=utf-8"
-        );
-        let resp = Front::Static.render(ApiError::malformed("<script>"), &get);
-        let body = text(resp).await;
-        assert!(body.contains("Bad request"), "{body}");
-        assert!(
-            body.contains("&lt;script&gt;") && !body.contains("<script>"),
-            "{body}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_signed_out_page_visit_goes_to_the_login_page_and_back() {
-        let visit = target("/chats/7/?a=1&b=2", Method::GET);
-        let resp = Front::Page.render(ApiError::unauthenticated("no"), &visit);
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        assert_eq!(
-            resp.headers()[LOCATION],
-            "/accounts/login/?next=%2Fchats%2F7%2F%3Fa%3D1%26b%3D2"
-        );
-        // A form posted after the session ended is not replayed as a GET after logging in.
-        let post = target("/chats/7/leave/", Method::POST);
-        let resp = Front::Page.render(ApiError::unauthenticated("no"), &post);
-        assert_eq!(resp.headers()[LOCATION], "/accounts/login/");
-        let socket = target("/ws/chat/1/", Method::GET);
-        let resp = Front::WebSocket.render(ApiError::unauthenticated("no"), &socket);
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(resp.headers()["www-authenticate"], "Token");
-        assert_eq!(
-            text(resp).await,
-            r#"{"error":"no","code":"unauthenticated"}"#
-        );
     }
 }

@@ -13,7 +13,7 @@ use crate::http::auth::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use crate::http::client_ip::{self, PeerAddr};
 use crate::http::ctx::Ctx;
 use http::HeaderMap;
-use http::header::{COOKIE, HeaderValue};
+use http::header::HeaderValue;
 
 /// The form token cookie (plain HTTP).
 pub const FORM_COOKIE: &str = "chat_form";
@@ -33,15 +33,7 @@ pub fn secure(ctx: &Ctx) -> bool {
 
 /// The value of cookie `name`, if the request has it (and it is not empty).
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim_matches('"').to_owned())
-        .filter(|v| !v.is_empty())
+    crate::http::auth::cookie(headers, name)
 }
 
 /// The name a cookie has under the secure policy or not.
@@ -108,6 +100,7 @@ pub fn clear_form_token() -> [HeaderValue; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::COOKIE;
 
     #[test]
     fn cookies_are_http_only_lax_and_prefixed_when_secure() {
