@@ -133,12 +133,19 @@ async fn signed_in(ctx: &Ctx, session: NewSession, next: Option<&str>) -> Respon
     resp
 }
 
+/// A signed-in browser asking for the login or signup form goes straight on to `next`.
+async fn signed_in_already(ctx: &Ctx, next: Option<&str>) -> Option<Response<Body>> {
+    optional_auth(ctx)
+        .await
+        .map(|_| see_other(next.unwrap_or(AFTER_LOGIN)))
+}
+
 /// `GET /accounts/login/`: the form (a signed-in browser goes straight on).
 pub async fn login_page(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let query: NextQuery = ctx.query()?;
     let next = safe_next(query.next.as_deref());
-    if optional_auth(&ctx).await.is_some() {
-        return Ok(see_other(next.unwrap_or(AFTER_LOGIN)));
+    if let Some(onward) = signed_in_already(&ctx, next).await {
+        return Ok(onward);
     }
     form_page(
         &ctx,
@@ -200,8 +207,8 @@ pub async fn login(ctx: Ctx) -> Result<Response<Body>, ApiError> {
 pub async fn signup_page(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let query: NextQuery = ctx.query()?;
     let next = safe_next(query.next.as_deref());
-    if optional_auth(&ctx).await.is_some() {
-        return Ok(see_other(next.unwrap_or(AFTER_LOGIN)));
+    if let Some(onward) = signed_in_already(&ctx, next).await {
+        return Ok(onward);
     }
     form_page(
         &ctx,
