@@ -64,12 +64,7 @@ async fn upgrade(mut ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let chat: ChatId = ctx.id("id")?;
     let query: SocketQuery = ctx.query()?;
     let after_seq = query.after_seq.map(|q| q.0);
-    if after_seq.is_some_and(|seq| seq < 0) {
-        return Err(ApiError::invalid_parameter(
-            "after_seq",
-            "must be 0 or more",
-        ));
-    }
+    // Whether `after_seq` may be resumed from (0 ≤ after_seq ≤ last_seq) is chatcore's rule.
     let Some(authenticated) = ctx.authenticated().cloned() else {
         return Err(ApiError::unauthenticated(
             "Authentication credentials were not provided",
