@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+/// The most messages one transaction stores, whatever `max_batch` says: the batch is one
+/// multi-row `INSERT` of 6 bind parameters a row, and SQLite takes at most 32 766 bind
+/// parameters in a statement (PostgreSQL 65 535).
+pub const MAX_BATCH_LIMIT: usize = 4096;
+
 /// argon2id cost. The default is the OWASP minimum (m = 19 MiB, t = 2, p = 1); tests and
 /// benchmarks use [`PasswordHashing::cheap`]. A stored hash carries its own parameters, so
 /// changing these only affects new hashes.
@@ -67,7 +72,7 @@ pub struct Config {
     /// How long a login may wait for a hashing slot before `Unavailable`.
     pub hash_wait: Duration,
     /// Most messages one group-commit transaction stores (1 = one transaction per message;
-    /// at most `writer::MAX_BATCH_LIMIT`, the databases' bind-parameter limits).
+    /// at most [`MAX_BATCH_LIMIT`], the databases' bind-parameter limits).
     pub max_batch: usize,
     /// Writer tasks on PostgreSQL, sharded by chat id (SQLite always has one).
     pub pg_writers: usize,

@@ -46,8 +46,44 @@ pub struct Services {
 }
 
 /// The running core: store, broker, group-commit writer and services.
+///
+/// Embedding code reaches the data only through the services, whose every call takes an
+/// [`Actor`](crate::Actor) only the auth service can make: the core hands out neither its
+/// store, nor its broker, nor its writer, and no one outside the crate can make an event for
+/// subscribers. The way in compiles:
+///
+/// ```no_run
+/// async fn the_way_in(core: &chatcore::ChatCore, event: &chatcore::SharedEvent) {
+///     let _services = (core.auth(), core.membership(), core.messaging(), event.event());
+/// }
+/// ```
+///
+/// Each of these is a compile error:
+///
+/// ```compile_fail,E0599
+/// async fn set_myself_admin(core: &chatcore::ChatCore) {
+///     let _store = core.store();
+/// }
+/// ```
+///
+/// ```compile_fail,E0599
+/// async fn publish_a_fake_message(core: &chatcore::ChatCore) {
+///     let _broker = core.broker();
+/// }
+/// ```
+///
+/// ```compile_fail,E0624
+/// fn forge_an_event(event: chatcore::model::Event) {
+///     let _frame = chatcore::broker::EventFrame::new(event);
+/// }
+/// ```
+///
+/// ```compile_fail,E0603
+/// fn reach_the_writer() -> usize {
+///     std::mem::size_of::<chatcore::writer::Writer>()
+/// }
+/// ```
 pub struct ChatCore {
-    store: Arc<dyn Store>,
     broker: Arc<dyn Broker>,
     writer: Arc<Writer>,
     services: Services,
@@ -109,7 +145,6 @@ impl ChatCore {
             health: Arc::new(StoreHealth(store.clone())),
         };
         Ok(Self {
-            store,
             broker,
             writer,
             services,
@@ -135,16 +170,6 @@ impl ChatCore {
     /// Messages and subscriptions.
     pub fn messaging(&self) -> &Arc<dyn MessagingService> {
         &self.services.messaging
-    }
-
-    /// The store (for tools and tests; front ends go through the services).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    /// The broker.
-    pub fn broker(&self) -> &Arc<dyn Broker> {
-        &self.broker
     }
 
     /// The settings in force.

@@ -27,7 +27,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "engine")]
-pub mod writer;
+mod writer;
 
 #[cfg(feature = "engine")]
 pub use crate::{

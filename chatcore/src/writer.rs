@@ -4,6 +4,7 @@
 //! chat's messages still commit and publish in `seq` order.
 
 use crate::broker::{Broker, EventFrame};
+use crate::config::MAX_BATCH_LIMIT;
 use crate::error::{Error, Result};
 use crate::model::{Event, timestamp};
 use crate::store::{PendingMessage, Store, StoredMessage};
@@ -15,11 +16,6 @@ struct Job {
     item: PendingMessage,
     reply: oneshot::Sender<Result<StoredMessage>>,
 }
-
-/// The most messages one transaction stores, whatever `max_batch` says: the batch is one
-/// multi-row `INSERT` of 6 bind parameters a row, and SQLite takes at most 32 766 bind
-/// parameters in a statement (PostgreSQL 65 535).
-pub const MAX_BATCH_LIMIT: usize = 4096;
 
 /// Handle to the writer tasks. The `std` mutexes are never held across `.await`.
 pub struct Writer {

@@ -27,8 +27,9 @@ pub struct EventFrame {
 pub type SharedEvent = Arc<EventFrame>;
 
 impl EventFrame {
-    /// Serializes `event` once.
-    pub fn new(event: Event) -> SharedEvent {
+    /// Serializes `event` once. Crate-private: only the core makes events, so a subscriber
+    /// can trust every frame it is given.
+    pub(crate) fn new(event: Event) -> SharedEvent {
         let json = serde_json::to_vec(&event).expect("events serialize to JSON infallibly");
         Arc::new(Self {
             event,

@@ -314,12 +314,7 @@ async fn names_no_account_can_have_count_against_the_ip_only_and_the_limiter_sta
         login_rate_limit: budget,
         ..Config::for_tests()
     };
-    let auth = CoreAuth::new(
-        t.core.store().clone(),
-        t.core.broker().clone(),
-        Arc::new(config),
-    )
-    .unwrap();
+    let auth = CoreAuth::new(t.store.clone(), t.broker.clone(), Arc::new(config)).unwrap();
     let client = ClientInfo {
         ip: Some("192.0.2.9".parse().unwrap()),
     };
@@ -348,8 +343,8 @@ async fn names_no_account_can_have_count_against_the_ip_only_and_the_limiter_sta
     // They do count against the address: with a budget of 3, the fourth attempt from it is
     // refused, whatever the name; another address is untouched.
     let strict = CoreAuth::new(
-        t.core.store().clone(),
-        t.core.broker().clone(),
+        t.store.clone(),
+        t.broker.clone(),
         Arc::new(Config {
             login_rate_limit: LoginRateLimit {
                 max_failures: 3,

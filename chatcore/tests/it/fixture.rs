@@ -60,6 +60,11 @@ impl Raw {
 pub struct TestCore {
     /// The core under test.
     pub core: ChatCore,
+    /// The store under it (the core hands it to no one), for tests that assemble services
+    /// of their own on it.
+    pub store: Arc<dyn Store>,
+    /// The broker under it, likewise.
+    pub broker: Arc<LocalBroker>,
     /// Its database, for tests that inspect tables.
     pub raw: Raw,
     _dir: Option<tempfile::TempDir>,
@@ -111,9 +116,11 @@ impl TestCore {
     ) -> Self {
         Self::init_logs();
         let broker = Arc::new(LocalBroker::new(config.subscriber_buffer));
-        let core = ChatCore::with_parts(store, broker, config).unwrap();
+        let core = ChatCore::with_parts(store.clone(), broker.clone(), config).unwrap();
         Self {
             core,
+            store,
+            broker,
             raw,
             _dir: dir,
             _schema: schema,

@@ -3,8 +3,8 @@
 //! and restarts). A subscriber on one node gets what the other posts, in `seq` order, once,
 //! whatever Redis loses on the way.
 
-use chatcore::broker::Delivery;
 use chatcore::broker::redis::{RedisBroker, RedisError, RedisSettings};
+use chatcore::broker::{Broker, Delivery};
 use chatcore::model::{ChatId, Event, NewChat, NewMessage, Registration, RemovalReason, UserId};
 use chatcore::testing::{PgTestSchema, RedisServer, postgres_url, redis_url, unique_prefix};
 use chatcore::{Actor, ChatCore, Config, Subscription};
@@ -17,6 +17,8 @@ const PASSWORD: &str = "correct horse battery staple";
 /// Two nodes (`a`, `b`) on one database and one Redis.
 struct Nodes {
     a: ChatCore,
+    /// A's broker (the core hands it to no one), to watch what reaches the node.
+    a_broker: Arc<RedisBroker>,
     b: ChatCore,
     _schema: PgTestSchema,
 }
@@ -32,18 +34,22 @@ async fn nodes(redis: &str) -> Option<Nodes> {
     let schema = PgTestSchema::create(&postgres_url()?).await.unwrap();
     let settings = RedisSettings::new(redis).with_prefix(unique_prefix());
     let mut cores = Vec::new();
+    let mut brokers = Vec::new();
     for _ in 0..2 {
         let config = Config::for_tests();
         let store = schema.store(config.max_connections).await.unwrap();
         let broker = RedisBroker::connect(&settings, config.subscriber_buffer)
             .await
             .expect("the test Redis answers");
-        cores.push(ChatCore::with_parts(Arc::new(store), Arc::new(broker), config).unwrap());
+        let broker = Arc::new(broker);
+        brokers.push(broker.clone());
+        cores.push(ChatCore::with_parts(Arc::new(store), broker, config).unwrap());
     }
     let b = cores.pop().unwrap();
     let a = cores.pop().unwrap();
     Some(Nodes {
         a,
+        a_broker: brokers.swap_remove(0),
         b,
         _schema: schema,
     })
@@ -166,7 +172,7 @@ async fn a_subscriber_on_one_node_gets_what_another_posts_in_order_once() {
     let chat = chat(b, root, &[alice, bob]).await;
 
     // The broker itself, under the subscription: no event may reach a node twice.
-    let mut raw = a.broker().subscribe(chat);
+    let mut raw = nodes.a_broker.subscribe(chat);
     let mut sub = a
         .messaging()
         .subscribe(&on(a, bob).await, chat, None)
