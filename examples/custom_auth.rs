@@ -98,10 +98,10 @@ fn print_instructions(base: &str, database_url: &str, keys: &[IssuedKey], admin_
     );
     for IssuedKey { employee, key } in keys {
         let name = format!("{} {}", employee.first_name, employee.last_name);
-        let note = if employee.employed {
-            ""
-        } else {
-            "  (left the company: refused)"
+        let note = match (employee.employed, employee.username) {
+            (false, _) => "  (left the company: refused)",
+            (true, "admin") => "  (named like the local admin: refused, never linked to it)",
+            (true, _) => "",
         };
         let (username, department) = (employee.username, employee.department);
         println!("  {username:<14} {name:<15} {department:<12} {key}{note}");

@@ -20,6 +20,8 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 pub const MAX_CHAT_NAME_CHARS: usize = 100;
 /// Longest `client_id`.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
+/// Longest issuer or subject of an external identity.
+pub const MAX_EXTERNAL_KEY_CHARS: usize = 255;
 
 /// A valid username: NFKC-normalised, 1–150 letters, digits and `@.+-_`, with the
 /// lower-cased `key` that uniqueness and lookup use.
@@ -242,6 +244,19 @@ pub fn chat_name(raw: &str) -> Result<String, Error> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// Checks one half of an external identity's key (`issuer` or `subject`): 1–255
+/// characters, no control characters, kept exactly as given.
+pub fn external_key(field: &'static str, raw: &str) -> Result<(), Error> {
+    let len = raw.chars().count();
+    if len == 0 || len > MAX_EXTERNAL_KEY_CHARS || raw.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            format!("must be 1 to {MAX_EXTERNAL_KEY_CHARS} characters without control characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks an idempotency key: 1–64 characters, no control characters.

@@ -12,10 +12,12 @@
 //! is refused outright.
 //!
 //! Decisions worth knowing before copying this:
-//! - Registration must be closed (`Config::registration_open = false`). `provision` matches
-//!   accounts by username, so with open registration a stranger could register
-//!   `alice.martin` before Alice's first request and share her identity. Accounts come
-//!   from the directory; admins from trusted code.
+//! - `provision` links the local account to the identity (`ISSUER`, employee number), never
+//!   to an account by its name: an employee whose login name is taken locally (the
+//!   directory's `admin` below, named like the chat's local admin) is refused with 403 and
+//!   gets nothing. Registration must be closed (`Config::registration_open = false`), or a
+//!   stranger could register `alice.martin` before Alice's first request and lock her out.
+//!   Accounts come from the directory; admins from trusted code.
 //! - Admin rights and deactivation stay local: the directory cannot mint an admin (`Actor`
 //!   has private fields; `provision` creates ordinary users), an admin promotes one with
 //!   `PATCH /api/users/{id}/`, and a locally deactivated account is refused even with a
@@ -35,9 +37,15 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+/// The directory's name as an issuer of identities: with an employee's number it is the
+/// key the local account is linked by.
+pub const ISSUER: &str = "https://directory.example.com";
+
 /// One person in the company directory.
 #[derive(Debug)]
 pub struct Employee {
+    /// The employee number: the directory's stable id of the person.
+    pub number: &'static str,
     /// The login name, used as the local username.
     pub username: &'static str,
     /// Given name.
@@ -56,6 +64,8 @@ impl Employee {
     /// The identity the directory vouches for, as the core's `provision` takes it.
     fn identity(&self) -> ExternalIdentity {
         ExternalIdentity {
+            issuer: ISSUER.to_owned(),
+            subject: self.number.to_owned(),
             username: self.username.to_owned(),
             email: self.email.to_owned(),
             first_name: self.first_name.to_owned(),
@@ -64,10 +74,11 @@ impl Employee {
     }
 }
 
-/// The company's staff: two employees and one who left. A real directory would be LDAP,
-/// SCIM or an HR database.
+/// The company's staff: three employees (one of them has the login name of the chat's
+/// local admin) and one who left. A real directory would be LDAP, SCIM or an HR database.
 pub static EMPLOYEES: &[Employee] = &[
     Employee {
+        number: "E1001",
         username: "alice.martin",
         first_name: "Alice",
         last_name: "Martin",
@@ -76,6 +87,7 @@ pub static EMPLOYEES: &[Employee] = &[
         employed: true,
     },
     Employee {
+        number: "E1002",
         username: "bob.nguyen",
         first_name: "Bob",
         last_name: "Nguyen",
@@ -84,6 +96,16 @@ pub static EMPLOYEES: &[Employee] = &[
         employed: true,
     },
     Employee {
+        number: "E1003",
+        username: "admin",
+        first_name: "Adam",
+        last_name: "Minsky",
+        email: "adam.minsky@example.com",
+        department: "Facilities",
+        employed: true,
+    },
+    Employee {
+        number: "E0917",
         username: "dave.oldfield",
         first_name: "Dave",
         last_name: "Oldfield",

@@ -81,6 +81,28 @@ async fn a_leavers_key_an_unissued_key_basic_and_self_registration_are_refused()
     assert_eq!(registered.unwrap_err().status(), Some(403));
 }
 
+/// The directory has an employee whose login name is the local admin's: their key must
+/// not open the admin's account, nor make or change any account.
+#[tokio::test]
+async fn a_directory_entry_named_like_the_local_admin_gets_nothing() {
+    let (app, keys) = directory_app().await;
+    let admin = app.sdk_as(&app.create_admin("admin").await);
+    let namesake = with_key(&app, &keys, "admin");
+    let refused = namesake.me().await.unwrap_err();
+    assert_eq!(refused.status(), Some(403), "{refused}");
+    assert!(
+        refused.to_string().contains("belongs to another account"),
+        "{refused}"
+    );
+    let refused = namesake.users(&UserQuery::all()).await.unwrap_err();
+    assert_eq!(refused.status(), Some(403));
+    let me = admin.me().await.unwrap();
+    assert!(me.is_superuser, "the local admin is still the admin");
+    let users = admin.users(&UserQuery::all()).await.unwrap();
+    let names: Vec<&str> = users.iter().map(|u| u.user.username.as_str()).collect();
+    assert_eq!(names, ["admin"], "no account was made");
+}
+
 #[tokio::test]
 async fn the_local_admin_signs_in_with_a_password_and_sees_the_employees_who_called() {
     let (app, keys) = directory_app().await;

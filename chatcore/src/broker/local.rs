@@ -65,6 +65,7 @@ impl LocalBroker {
 
     /// Forgets the channels nobody listens to any more and returns the chats that still have
     /// local subscribers: the chats this node serves.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn served_chats(&self) -> Vec<ChatId> {
         let mut chats = self.chats.lock().expect("broker mutex is never poisoned");
         chats.retain(|_, sender| sender.receiver_count() > 0);

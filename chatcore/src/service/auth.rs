@@ -145,44 +145,15 @@ impl CoreAuth {
             return Err(taken());
         }
         let password_hash = self.hasher.hash(&reg.password).await?;
-        self.insert(
+        let record = new_user_record(
             username,
             email,
             first_name,
             last_name,
             password_hash,
             is_admin,
-        )
-        .await
-    }
-
-    async fn insert(
-        &self,
-        username: Username,
-        email: String,
-        first_name: String,
-        last_name: String,
-        password_hash: String,
-        is_admin: bool,
-    ) -> Result<UserRecord> {
-        self.store
-            .insert_user(NewUserRecord {
-                search_key: validate::user_search_key(
-                    username.as_str(),
-                    &first_name,
-                    &last_name,
-                    &email,
-                ),
-                username: username.as_str().to_owned(),
-                username_key: username.key().to_owned(),
-                email,
-                first_name,
-                last_name,
-                password_hash,
-                is_admin,
-                created_at: timestamp::now(),
-            })
-            .await
+        );
+        self.store.insert_user(record).await
     }
 
     /// Validates and hashes a new password for `record`.
@@ -421,32 +392,69 @@ impl AuthService for CoreAuth {
     }
 
     async fn provision(&self, identity: ExternalIdentity) -> Result<Actor> {
-        let username = Username::parse(&identity.username)?;
-        if let Some(record) = self.store.user_by_key(username.key()).await? {
+        let ExternalIdentity {
+            issuer,
+            subject,
+            username,
+            email,
+            first_name,
+            last_name,
+        } = identity;
+        validate::external_key("issuer", &issuer)?;
+        validate::external_key("subject", &subject)?;
+        if let Some(record) = self.store.user_by_external(&issuer, &subject).await? {
             return active_actor(record);
         }
-        let email = validate::email(&identity.email)?;
-        let first_name = validate::person_name("first_name", &identity.first_name)?;
-        let last_name = validate::person_name("last_name", &identity.last_name)?;
+        let record = new_user_record(
+            Username::parse(&username)?,
+            validate::email(&email)?,
+            validate::person_name("first_name", &first_name)?,
+            validate::person_name("last_name", &last_name)?,
+            UNUSABLE_PASSWORD.into(),
+            false,
+        );
         let record = match self
-            .insert(
-                username.clone(),
-                email,
-                first_name,
-                last_name,
-                UNUSABLE_PASSWORD.into(),
-                false,
-            )
+            .store
+            .insert_external_user(record, &issuer, &subject)
             .await
         {
-            // Two first requests of the same person raced: use the row the other one made.
-            Err(Error::Conflict(_)) => self
-                .store
-                .user_by_key(username.key())
-                .await?
-                .ok_or(Error::Internal)?,
+            Err(Error::Conflict(_)) => {
+                match self.store.user_by_external(&issuer, &subject).await? {
+                    // Two first requests of the same person raced: the other one made it.
+                    Some(record) => record,
+                    // The name belongs to an account this identity did not make.
+                    None => {
+                        return Err(Error::forbidden(
+                            "This username belongs to another account; an administrator must \
+                         resolve the clash before you can sign in.",
+                        ));
+                    }
+                }
+            }
             other => other?,
         };
         active_actor(record)
+    }
+}
+
+/// A validated account about to be stored, with its search key and creation time.
+fn new_user_record(
+    username: Username,
+    email: String,
+    first_name: String,
+    last_name: String,
+    password_hash: String,
+    is_admin: bool,
+) -> NewUserRecord {
+    NewUserRecord {
+        search_key: validate::user_search_key(username.as_str(), &first_name, &last_name, &email),
+        username: username.as_str().to_owned(),
+        username_key: username.key().to_owned(),
+        email,
+        first_name,
+        last_name,
+        password_hash,
+        is_admin,
+        created_at: timestamp::now(),
     }
 }

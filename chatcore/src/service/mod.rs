@@ -47,10 +47,15 @@ pub struct NewSession {
     pub actor: Actor,
 }
 
-/// An identity vouched for by an external authenticator.
+/// An identity vouched for by an external authenticator. It is linked to the local account
+/// it makes by (`issuer`, `subject`), never by username.
 #[derive(Debug, Clone, Default)]
 pub struct ExternalIdentity {
-    /// The username to use (and match) locally.
+    /// Who vouches: the directory or identity provider (e.g. its URL); 1–255 characters.
+    pub issuer: String,
+    /// The issuer's stable id of the person (never reassigned); 1–255 characters.
+    pub subject: String,
+    /// The username the account gets when it is made (taken names are refused).
     pub username: String,
     /// E-mail address, may be empty.
     pub email: String,
@@ -109,7 +114,9 @@ pub trait AuthService: Authenticator {
     async fn set_password(&self, username: &str, password: &str) -> Result<()>;
     /// The actor for an existing active user (for trusted embedding code).
     async fn actor_for(&self, user: UserId) -> Result<Actor>;
-    /// Finds or creates the local account of an externally authenticated identity.
+    /// Finds the local account linked to an externally authenticated identity, or makes an
+    /// ordinary one and links it. Never links an account that exists already (a local
+    /// password account, an admin, another identity's): a taken username is `Forbidden`.
     async fn provision(&self, identity: ExternalIdentity) -> Result<Actor>;
 }
 

@@ -40,6 +40,16 @@ pub trait Store: Send + Sync {
     async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>>;
     /// An account by its folded username.
     async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>>;
+    /// Inserts an account linked to the external identity (`issuer`, `subject`) in one
+    /// transaction; a taken `username_key` or an identity already linked is `Conflict`.
+    async fn insert_external_user(
+        &self,
+        user: NewUserRecord,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<UserRecord>;
+    /// The account an external identity is linked to.
+    async fn user_by_external(&self, issuer: &str, subject: &str) -> Result<Option<UserRecord>>;
     /// Replaces names and e-mail (and the search key derived from them).
     async fn update_profile(
         &self,

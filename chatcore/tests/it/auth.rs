@@ -33,6 +33,9 @@ contract_tests!(
     a_login_racing_a_password_change_never_keeps_a_valid_token,
     a_session_opened_during_a_deactivation_never_works_again,
     external_identities_are_provisioned_once,
+    an_external_identity_never_takes_an_existing_account,
+    an_external_identity_needs_an_issuer_and_a_subject,
+    racing_first_requests_of_one_identity_make_one_account,
     basic_credentials_authenticate_like_login,
 );
 
@@ -493,17 +496,32 @@ async fn profile_updates_are_validated(t: TestCore) {
     assert_eq!(auth.me(&bob).await.unwrap(), me);
 }
 
-async fn external_identities_are_provisioned_once(t: TestCore) {
-    let identity = chatcore::ExternalIdentity {
-        username: "carol".into(),
-        email: "carol@corp.example".into(),
+/// The identity `subject` of the directory `issuer`, who would like the username `username`.
+fn external(issuer: &str, subject: &str, username: &str) -> chatcore::ExternalIdentity {
+    chatcore::ExternalIdentity {
+        issuer: issuer.into(),
+        subject: subject.into(),
+        username: username.into(),
+        email: format!("{username}@corp.example"),
         ..Default::default()
-    };
+    }
+}
+
+async fn external_identities_are_provisioned_once(t: TestCore) {
+    let identity = external("https://sso.corp.example", "E1001", "carol");
     let first = t.core.auth().provision(identity.clone()).await.unwrap();
-    let second = t.core.auth().provision(identity).await.unwrap();
+    let second = t.core.auth().provision(identity.clone()).await.unwrap();
     assert_eq!(first.id(), second.id());
     assert!(!first.is_admin());
     assert_eq!(t.raw.count("users").await, 1);
+    assert_eq!(t.raw.count("external_identities").await, 1);
+    // The link is the (issuer, subject) pair: the directory may change the name it sends.
+    let renamed = chatcore::ExternalIdentity {
+        username: "carol.jones".into(),
+        ..identity
+    };
+    let third = t.core.auth().provision(renamed).await.unwrap();
+    assert_eq!(third.id(), first.id());
     // A provisioned account has no usable password.
     let login = t
         .core
@@ -511,6 +529,72 @@ async fn external_identities_are_provisioned_once(t: TestCore) {
         .login("carol", "", &ClientInfo::default())
         .await;
     assert_eq!(kind(login), ErrorKind::InvalidCredentials);
+}
+
+/// An identity is linked to the account it made, never to one that was there: not a local
+/// password account (an admin least of all), not another directory's or subject's account.
+async fn an_external_identity_never_takes_an_existing_account(t: TestCore) {
+    let auth = t.core.auth();
+    let root = t.admin("root").await;
+    let bob = t.user("bob").await;
+    let sso = "https://sso.corp.example";
+    let carol = auth.provision(external(sso, "E1", "carol")).await.unwrap();
+    let cases = [
+        (external(sso, "E2", "root"), "the local admin's name"),
+        (
+            external(sso, "E3", "ROOT"),
+            "the local admin's name in capitals",
+        ),
+        (
+            external(sso, "E4", "bob"),
+            "a local password account's name",
+        ),
+        (external(sso, "E5", "carol"), "another subject's account"),
+        (
+            external("https://other.example", "E1", "carol"),
+            "another issuer's account",
+        ),
+    ];
+    for (identity, case) in cases {
+        let taken = auth.provision(identity).await;
+        assert_eq!(kind(taken), ErrorKind::Forbidden, "{case}");
+    }
+    assert_eq!(
+        t.raw.count("users").await,
+        3,
+        "no account was made or changed"
+    );
+    assert_eq!(t.raw.count("external_identities").await, 1);
+    let root_now = auth.actor_for(root.id()).await.unwrap();
+    assert!(root_now.is_admin());
+    assert_eq!(auth.actor_for(bob.id()).await.unwrap().id(), bob.id());
+    let again = auth.provision(external(sso, "E1", "carol")).await.unwrap();
+    assert_eq!(again.id(), carol.id());
+}
+
+async fn an_external_identity_needs_an_issuer_and_a_subject(t: TestCore) {
+    let auth = t.core.auth();
+    let long = "x".repeat(256);
+    for identity in [
+        external("", "E1", "carol"),
+        external("https://sso.corp.example", "", "carol"),
+        external(&long, "E1", "carol"),
+        external("https://sso.corp.example", &long, "carol"),
+        external("https://sso.corp.example", "E1", "bad name!"),
+    ] {
+        assert_eq!(kind(auth.provision(identity).await), ErrorKind::Invalid);
+    }
+    assert_eq!(t.raw.count("users").await, 0);
+}
+
+async fn racing_first_requests_of_one_identity_make_one_account(t: TestCore) {
+    let identity = external("https://sso.corp.example", "E7", "dora");
+    let attempts = (0..8).map(|_| t.core.auth().provision(identity.clone()));
+    let actors = futures_util::future::join_all(attempts).await;
+    let ids: std::collections::BTreeSet<_> = actors.into_iter().map(|a| a.unwrap().id()).collect();
+    assert_eq!(ids.len(), 1, "one account: {ids:?}");
+    assert_eq!(t.raw.count("users").await, 1);
+    assert_eq!(t.raw.count("external_identities").await, 1);
 }
 
 async fn basic_credentials_authenticate_like_login(t: TestCore) {

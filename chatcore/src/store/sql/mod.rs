@@ -145,6 +145,23 @@ macro_rules! impl_sql_store {
                     users::by_key(&self.pool, username_key).await
                 }
 
+                async fn insert_external_user(
+                    &self,
+                    user: NewUserRecord,
+                    issuer: &str,
+                    subject: &str,
+                ) -> Result<UserRecord> {
+                    users::insert_external(&self.pool, user, issuer, subject).await
+                }
+
+                async fn user_by_external(
+                    &self,
+                    issuer: &str,
+                    subject: &str,
+                ) -> Result<Option<UserRecord>> {
+                    users::by_external(&self.pool, issuer, subject).await
+                }
+
                 async fn update_profile(
                     &self,
                     id: UserId,

@@ -12,6 +12,59 @@ use sqlx::{AssertSqlSafe, Pool, Transaction};
 
 /// Inserts an account; a taken `username_key` is `Conflict`.
 pub(super) async fn insert(pool: &Pool<Db>, u: NewUserRecord) -> Result<UserRecord> {
+    insert_on(pool, u).await
+}
+
+/// Inserts an account linked to the external identity (`issuer`, `subject`), both in one
+/// transaction; a taken `username_key` or an identity already linked is `Conflict`.
+pub(super) async fn insert_external(
+    pool: &Pool<Db>,
+    u: NewUserRecord,
+    issuer: &str,
+    subject: &str,
+) -> Result<UserRecord> {
+    let mut tx = super::begin_write(pool).await.map_err(internal("begin"))?;
+    let created_at = u.created_at;
+    let user = insert_on(&mut *tx, u).await?;
+    sqlx::query(
+        "INSERT INTO external_identities (issuer, subject, user_id, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(issuer)
+    .bind(subject)
+    .bind(user.id)
+    .bind(created_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(map_err(
+        "link external identity",
+        "The identity is already linked.",
+    ))?;
+    tx.commit().await.map_err(internal("commit"))?;
+    Ok(user)
+}
+
+/// The account linked to the external identity (`issuer`, `subject`).
+pub(super) async fn by_external(
+    pool: &Pool<Db>,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<UserRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = \
+         (SELECT user_id FROM external_identities WHERE issuer = $1 AND subject = $2)"
+    )))
+    .bind(issuer)
+    .bind(subject)
+    .fetch_optional(pool)
+    .await
+    .map_err(internal("user by external identity"))
+}
+
+async fn insert_on<'e, E>(executor: E, u: NewUserRecord) -> Result<UserRecord>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
     sqlx::query_as(AssertSqlSafe(format!(
         "INSERT INTO users (username, username_key, search_key, email, first_name, last_name, \
          password_hash, is_admin, is_active, created_at) \
@@ -26,7 +79,7 @@ pub(super) async fn insert(pool: &Pool<Db>, u: NewUserRecord) -> Result<UserReco
     .bind(&u.password_hash)
     .bind(u.is_admin)
     .bind(u.created_at)
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await
     .map_err(map_err(
         "insert user",
