@@ -7,8 +7,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
 
 // The shared SQL (`sql/`), compiled for this backend: the same files as in `sqlite.rs`
-// (deliberately, hence `duplicate_mod`), with `Db` naming the engine and `begin_write`
-// beginning a write transaction.
+// (deliberately, hence `duplicate_mod`), with `Db` naming the engine, `begin_write`
+// beginning a write transaction and `db_time` the form a time is stored and compared in.
 type Db = Postgres;
 #[path = "sql/chats.rs"]
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
@@ -63,6 +63,11 @@ impl PgStore {
 /// Begins a write transaction (the chat row locks order the writes).
 async fn begin_write(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
     pool.begin().await
+}
+
+/// PostgreSQL keeps `TIMESTAMPTZ`: a time is bound as it is.
+fn db_time(t: time::OffsetDateTime) -> time::OffsetDateTime {
+    t
 }
 
 impl_sql_store!(PgStore, "postgres");

@@ -7,10 +7,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::FormatItem;
+use time::macros::format_description;
 
 // The shared SQL (`sql/`), compiled for this backend: the same files as in `postgres.rs`
-// (deliberately, hence `duplicate_mod`), with `Db` naming the engine and `begin_write`
-// beginning a write transaction.
+// (deliberately, hence `duplicate_mod`), with `Db` naming the engine, `begin_write`
+// beginning a write transaction and `db_time` the form a time is stored and compared in.
 type Db = Sqlite;
 #[path = "sql/chats.rs"]
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
@@ -63,6 +66,17 @@ impl SqliteStore {
 /// failing when a read transaction would upgrade.
 async fn begin_write(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
     pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// SQLite keeps times as text and compares them as text, so every time is written in one
+/// fixed width: UTC, six fractional digits, `Z` (`2026-12-02T10:00:11.500000Z`). sqlx's own
+/// encoding trims trailing zeros, and `…11.5Z` would sort after `…11.50001Z`.
+fn db_time(t: OffsetDateTime) -> String {
+    const STORED: &[FormatItem<'static>] =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    crate::model::timestamp::truncate(t)
+        .format(STORED)
+        .expect("formatting a valid OffsetDateTime with a static description cannot fail")
 }
 
 impl_sql_store!(SqliteStore, "sqlite");

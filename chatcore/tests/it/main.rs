@@ -9,4 +9,5 @@ mod messaging;
 mod migrations;
 mod nodes;
 mod subscription;
+mod times;
 mod unread;

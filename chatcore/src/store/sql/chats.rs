@@ -74,7 +74,7 @@ pub(super) async fn create(
             "INSERT INTO chats (name, created_at, last_seq) VALUES ($1, $2, 0) RETURNING id",
         )
         .bind(name)
-        .bind(now)
+        .bind(super::db_time(now))
         .fetch_one(&mut *tx)
         .await?;
         for user in &members {
@@ -84,7 +84,7 @@ pub(super) async fn create(
             )
             .bind(id)
             .bind(user)
-            .bind(now)
+            .bind(super::db_time(now))
             .execute(&mut *tx)
             .await?;
         }
@@ -241,7 +241,7 @@ pub(super) async fn add_member(
         )
         .bind(chat)
         .bind(user)
-        .bind(now)
+        .bind(super::db_time(now))
         .execute(&mut *tx)
         .await?
         .rows_affected();

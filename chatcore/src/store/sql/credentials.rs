@@ -77,7 +77,7 @@ pub(super) async fn insert_token(
         sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
             .bind(user)
-            .bind(now)
+            .bind(super::db_time(now))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -130,7 +130,7 @@ pub(super) async fn insert_session(
         .bind(session_hash)
         .bind(user)
         .bind(csrf_token)
-        .bind(expires_at)
+        .bind(super::db_time(expires_at))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -151,7 +151,7 @@ pub(super) async fn session_user(
          WHERE s.session_hash = $1 AND s.expires_at > $2",
     )
     .bind(session_hash)
-    .bind(now)
+    .bind(super::db_time(now))
     .fetch_optional(pool)
     .await
     .map_err(internal("session user"))?;
@@ -166,7 +166,7 @@ pub(super) async fn delete_session(
 ) -> Result<()> {
     sqlx::query("DELETE FROM sessions WHERE session_hash = $1 OR expires_at <= $2")
         .bind(session_hash)
-        .bind(now)
+        .bind(super::db_time(now))
         .execute(pool)
         .await
         .map(|_| ())

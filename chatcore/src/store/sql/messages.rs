@@ -193,7 +193,7 @@ async fn insert(
             .push_bind(item.author.id)
             .push_bind(item.content.clone())
             .push_bind(item.client_id.clone())
-            .push_bind(now);
+            .push_bind(super::db_time(now));
     });
     insert.push(" RETURNING id, seq");
     let ids: Vec<(i64, i64)> = insert.build_query_as().fetch_all(&mut **tx).await?;

@@ -33,7 +33,7 @@ pub(super) async fn insert_external(
     .bind(issuer)
     .bind(subject)
     .bind(user.id)
-    .bind(created_at)
+    .bind(super::db_time(created_at))
     .execute(&mut *tx)
     .await
     .map_err(map_err(
@@ -78,7 +78,7 @@ where
     .bind(&u.last_name)
     .bind(&u.password_hash)
     .bind(u.is_admin)
-    .bind(u.created_at)
+    .bind(super::db_time(u.created_at))
     .fetch_one(executor)
     .await
     .map_err(map_err(
