@@ -7,8 +7,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
 
 // The shared SQL (`sql/`), compiled for this backend: the same files as in `sqlite.rs`
-// (deliberately, hence `duplicate_mod`), with `Db` naming the engine, `begin_write`
-// beginning a write transaction and `db_time` the form a time is stored and compared in.
+// (deliberately, hence `duplicate_mod`), with `Db` naming the engine, `begin_write` and
+// `begin_read` beginning a write transaction or a read snapshot, and `db_time` the form a time is stored and compared in.
 type Db = Postgres;
 #[path = "sql/chats.rs"]
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
@@ -63,6 +63,12 @@ impl PgStore {
 /// Begins a write transaction (the chat row locks order the writes).
 async fn begin_write(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
     pool.begin().await
+}
+
+/// Begins a read-only snapshot: every read of the transaction sees the same commits.
+async fn begin_read(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+    pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
 }
 
 /// PostgreSQL keeps `TIMESTAMPTZ`: a time is bound as it is.

@@ -12,8 +12,8 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 
 // The shared SQL (`sql/`), compiled for this backend: the same files as in `postgres.rs`
-// (deliberately, hence `duplicate_mod`), with `Db` naming the engine, `begin_write`
-// beginning a write transaction and `db_time` the form a time is stored and compared in.
+// (deliberately, hence `duplicate_mod`), with `Db` naming the engine, `begin_write` and
+// `begin_read` beginning a write transaction or a read snapshot, and `db_time` the form a time is stored and compared in.
 type Db = Sqlite;
 #[path = "sql/chats.rs"]
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
@@ -77,6 +77,12 @@ fn db_time(t: OffsetDateTime) -> String {
     crate::model::timestamp::truncate(t)
         .format(STORED)
         .expect("formatting a valid OffsetDateTime with a static description cannot fail")
+}
+
+/// Begins a read-only snapshot: a deferred `BEGIN`, whose first read fixes what every later
+/// read of the transaction sees (WAL keeps it while writers go on).
+async fn begin_read(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
+    pool.begin().await
 }
 
 impl_sql_store!(SqliteStore, "sqlite");

@@ -14,6 +14,7 @@ contract_tests!(
     posting_moves_the_posters_own_marker_to_their_message,
     the_chat_list_counts_unread_messages_for_each_viewer,
     a_read_reaches_only_the_readers_own_streams,
+    the_chat_list_is_one_snapshot_while_posts_land,
 );
 
 fn text(content: &str) -> NewMessage {
@@ -264,4 +265,34 @@ async fn a_read_reaches_only_the_readers_own_streams(t: TestCore) {
         json,
         serde_json::json!({"type": "read", "chat": chat.0, "user": alice.id().0, "seq": 3, "unread": 0})
     );
+}
+
+/// The chat list reads chats, members and last messages as one snapshot: however posts
+/// interleave, each chat's last message is the one its `last_seq` names and its unread
+/// count is what that `last_seq` leaves.
+async fn the_chat_list_is_one_snapshot_while_posts_land(t: TestCore) {
+    let (_root, [alice, bob], chat) = t.chat_with_members(["alice", "bob"]).await;
+    let messaging = t.core.messaging().clone();
+    let poster = tokio::spawn(async move {
+        for i in 0..300 {
+            messaging
+                .post(&alice, chat, text(&format!("message {i}")))
+                .await
+                .unwrap();
+        }
+    });
+    let mut lists = 0;
+    while !poster.is_finished() {
+        for listed in t.core.membership().list_chats(&bob).await.unwrap() {
+            let last = listed.last_message.as_ref().map_or(0, |m| m.seq);
+            assert_eq!(
+                last, listed.last_seq,
+                "last message and last_seq of one moment"
+            );
+            assert_eq!(listed.unread, listed.last_seq, "bob read nothing");
+        }
+        lists += 1;
+    }
+    poster.await.unwrap();
+    assert!(lists > 1, "the list was read while posts landed");
 }

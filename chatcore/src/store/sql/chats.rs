@@ -109,7 +109,8 @@ pub(super) async fn get(pool: &Pool<Db>, id: ChatId) -> Result<Option<ChatRecord
 }
 
 /// Full chats (members with e-mail, the last message, `viewer`'s unread count) for a
-/// filter, ordered by id: three queries whatever the number of chats.
+/// filter, ordered by id: three queries whatever the number of chats, in one snapshot (a
+/// post landing between them cannot pair one `last_seq` with another's last message).
 pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter, viewer: UserId) -> Result<Vec<Chat>> {
     let (member, one) = match filter {
         ChatFilter::All => (None, None),
@@ -119,13 +120,16 @@ pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter, viewer: UserId) ->
     const CHAT_FILTER: &str = "(CAST($1 AS BIGINT) IS NULL OR c.id IN \
          (SELECT chat_id FROM memberships WHERE user_id = $1)) \
          AND (CAST($2 AS BIGINT) IS NULL OR c.id = $2)";
+    let mut snapshot = super::begin_read(pool)
+        .await
+        .map_err(internal("begin chat list"))?;
     let records: Vec<ChatRecord> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT c.id, c.name, c.created_at, c.last_seq FROM chats c WHERE {CHAT_FILTER} \
          ORDER BY c.id"
     )))
     .bind(member)
     .bind(one)
-    .fetch_all(pool)
+    .fetch_all(&mut *snapshot)
     .await
     .map_err(internal("chats"))?;
     let members: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -136,7 +140,7 @@ pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter, viewer: UserId) ->
     )))
     .bind(member)
     .bind(one)
-    .fetch_all(pool)
+    .fetch_all(&mut *snapshot)
     .await
     .map_err(internal("chat members"))?;
     let last: Vec<MessageRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -145,9 +149,11 @@ pub(super) async fn list(pool: &Pool<Db>, filter: ChatFilter, viewer: UserId) ->
     )))
     .bind(member)
     .bind(one)
-    .fetch_all(pool)
+    .fetch_all(&mut *snapshot)
     .await
     .map_err(internal("last messages"))?;
+    // Only read: ending it is all that is left, and a failure to end it changes nothing.
+    let _ = snapshot.rollback().await;
     let mut participants: BTreeMap<ChatId, Vec<_>> = BTreeMap::new();
     let mut read_by_viewer: HashMap<ChatId, i64> = HashMap::new();
     for row in members {
