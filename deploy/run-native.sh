@@ -96,7 +96,10 @@ psql "$POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null ||
 
 if [ -z "${CHAT_SERVER_BIN:-}" ] || [ -z "${CHAT_DEPLOY_CHECK_BIN:-}" ]; then
     say "building chat-server and the deploy_check example"
-    cargo build -q -p chat-server -p examples --bin chat-server --example deploy_check
+    # One package per build, as .ci/run's earlier steps build them (the same features, so
+    # nothing is compiled again there).
+    cargo build -q -p chat-server
+    cargo build -q -p examples --example deploy_check
 fi
 SERVER=${CHAT_SERVER_BIN:-$PWD/target/debug/chat-server}
 CHECK=${CHAT_DEPLOY_CHECK_BIN:-$PWD/target/debug/examples/deploy_check}

@@ -99,53 +99,23 @@ impl Report {
 pub async fn run(deployment: &Deployment) -> Result<Report, String> {
     let proxy = &deployment.proxy;
     let nodes = &deployment.nodes;
-    let anonymous = Client::new(proxy).map_err(|e| format!("bad proxy URL {proxy}: {e}"))?;
-    anonymous
-        .health()
-        .await
-        .map_err(|e| format!("{proxy}/healthz through nginx: {e}"))?;
-    let admin = anonymous
-        .login(&deployment.username, &deployment.password)
-        .await
-        .map_err(|e| format!("signing in as {} through nginx: {e}", deployment.username))?;
-    let admin_token = token(&admin)?;
-    let admin_user = admin
-        .me()
-        .await
-        .map_err(|e| format!("reading the administrator's account through nginx: {e}"))?;
+    let Scene {
+        chat,
+        admin_token,
+        member_token,
+    } = set_up(deployment).await?;
 
-    // A member of a new chat listens; the administrator posts.
-    let suffix = format!("{:016x}", RandomState::new().hash_one(proxy));
-    let (member, member_user) = anonymous
-        .register(&Registration {
-            username: format!("listener-{suffix}"),
-            password: format!(
-                "listen {:016x} {:016x}",
-                RandomState::new().hash_one(1),
-                RandomState::new().hash_one(2)
-            ),
-            ..Registration::default()
-        })
-        .await
-        .map_err(|e| format!("registering a member through nginx: {e}"))?;
-    let chat = admin
-        .create_chat(&NewChat {
-            name: format!("deploy check {suffix}"),
-            participants: vec![admin_user.user.id, member_user.id],
-        })
-        .await
-        .map_err(|e| format!("creating a chat through nginx: {e}"))?;
-
-    let mut socket = LiveSocket::open(proxy, chat.id, &token(&member)?).await?;
+    let mut socket = LiveSocket::open(proxy, chat, &member_token).await?;
     let socket_node = socket.node.clone();
     known_node(nodes, &socket_node, "the socket's upgrade")?;
     let mut expected = Vec::new();
 
-    // Round 1: through nginx until a post is answered by another node.
+    // Round 1: through nginx until a post is answered by another node, which ends the round
+    // (the last message awaited must come from another node: see the top of this file).
     let http = reqwest::Client::new();
     loop {
         let content = format!("through nginx #{}", expected.len() + 1);
-        let (message, node) = post_through_proxy(&http, proxy, &admin_token, chat.id, &content)
+        let (message, node) = post_through_proxy(&http, proxy, &admin_token, chat, &content)
             .await
             .map_err(|e| format!("posting through nginx: {e}"))?;
         known_node(nodes, &node, "a post")?;
@@ -155,8 +125,8 @@ pub async fn run(deployment: &Deployment) -> Result<Report, String> {
         }
         if expected.len() == MAX_POSTS {
             return Err(format!(
-                "nginx sent all {MAX_POSTS} posts to {socket_node}, the socket's node: \
-                 does its upstream list both nodes ({nodes:?})?"
+                "nginx answered posts {MIN_POSTS} to {MAX_POSTS} from {socket_node}, the \
+                 socket's node, every time: does its upstream list both nodes ({nodes:?})?"
             ));
         }
     }
@@ -170,7 +140,7 @@ pub async fn run(deployment: &Deployment) -> Result<Report, String> {
     let message = Client::new(&format!("http://{other}"))
         .and_then(|c| c.with_token(&admin_token))
         .map_err(|e| format!("a client of {other}: {e}"))?
-        .post(chat.id, "straight to the other node")
+        .post(chat, "straight to the other node")
         .await
         .map_err(|e| format!("posting straight to {other}: {e}"))?;
     expected.push((message.seq, other.clone()));
@@ -180,6 +150,57 @@ pub async fn run(deployment: &Deployment) -> Result<Report, String> {
     Ok(Report {
         socket_node,
         messages: expected,
+    })
+}
+
+/// A new chat whose member listens while the administrator posts.
+struct Scene {
+    chat: ChatId,
+    admin_token: String,
+    member_token: String,
+}
+
+/// Signs the administrator in, signs a member up (with a random password nobody needs) and
+/// creates a chat of the two, all through nginx.
+async fn set_up(deployment: &Deployment) -> Result<Scene, String> {
+    let proxy = &deployment.proxy;
+    let anonymous = Client::new(proxy).map_err(|e| format!("bad proxy URL {proxy}: {e}"))?;
+    anonymous
+        .health()
+        .await
+        .map_err(|e| format!("{proxy}/healthz through nginx: {e}"))?;
+    let admin = anonymous
+        .login(&deployment.username, &deployment.password)
+        .await
+        .map_err(|e| format!("signing in as {} through nginx: {e}", deployment.username))?;
+    let admin_user = admin
+        .me()
+        .await
+        .map_err(|e| format!("reading the administrator's account through nginx: {e}"))?;
+    let suffix = format!("{:016x}", RandomState::new().hash_one(proxy));
+    let (member, member_user) = anonymous
+        .register(&Registration {
+            username: format!("listener-{suffix}"),
+            password: format!(
+                "listen {:016x} {:016x}",
+                RandomState::new().hash_one(1),
+                RandomState::new().hash_one(2)
+            ),
+            ..Registration::default()
+        })
+        .await
+        .map_err(|e| format!("signing a member up through nginx: {e}"))?;
+    let chat = admin
+        .create_chat(&NewChat {
+            name: format!("deploy check {suffix}"),
+            participants: vec![admin_user.user.id, member_user.id],
+        })
+        .await
+        .map_err(|e| format!("creating a chat through nginx: {e}"))?;
+    Ok(Scene {
+        chat: chat.id,
+        admin_token: token(&admin)?,
+        member_token: token(&member)?,
     })
 }
 
