@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # chat-server's image: built with the Rust toolchain, run on Debian slim as an unprivileged
 # user. docker-compose.yml builds it for its two nodes; alone:
 #   docker build -t chat-server .
@@ -8,7 +7,9 @@
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
 
-FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
+# The full Rust image (not -slim): it has the C toolchain that aws-lc-sys and the bundled
+# SQLite compile with; none of it reaches the runtime image.
+FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 WORKDIR /src
 COPY . .
 # The registry and target/ are cache mounts (BuildKit): a rebuild after a code change
