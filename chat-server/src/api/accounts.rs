@@ -1,6 +1,6 @@
 //! Accounts: register, login, logout, the caller's own profile and password.
 
-use crate::http::auth::CLEAR_SESSION_COOKIE;
+use crate::http::cookies;
 use crate::http::ctx::Ctx;
 use crate::http::response::{json, no_content};
 use crate::http::{ApiError, Body};
@@ -8,7 +8,7 @@ use chatcore::Credential;
 use chatcore::model::{
     LoginRequest, PasswordChange, ProfileUpdate, RegisterResponse, Registration, TokenResponse,
 };
-use http::header::{HeaderValue, SET_COOKIE};
+use http::header::SET_COOKIE;
 use http::{Response, StatusCode};
 
 /// `POST /api/accounts/register/` → 201 `{token, user}`.
@@ -40,8 +40,9 @@ pub async fn logout(ctx: Ctx) -> Result<Response<Body>, ApiError> {
         Credential::Token(token) => ctx.services().auth.logout(token).await?,
         Credential::Session(id) => {
             ctx.services().auth.end_session(id).await?;
-            resp.headers_mut()
-                .insert(SET_COOKIE, HeaderValue::from_static(CLEAR_SESSION_COOKIE));
+            for clear in cookies::clear_session() {
+                resp.headers_mut().append(SET_COOKIE, clear);
+            }
         }
         Credential::Basic { .. } => {}
     }

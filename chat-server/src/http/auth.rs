@@ -9,17 +9,7 @@ use super::ApiError;
 use base64::Engine;
 use chatcore::{Actor, ClientInfo, Credential, Error, Services};
 use http::HeaderMap;
-use http::header::{AUTHORIZATION, COOKIE};
-
-/// The name of the browser session cookie.
-pub const SESSION_COOKIE: &str = "chat_session";
-
-/// Its name when cookies are secure (`Secure`, so the `__Host-` prefix applies): no other
-/// host or path can set or shadow it.
-pub const SECURE_SESSION_COOKIE: &str = "__Host-chat_session";
-
-/// A `Set-Cookie` value that removes the session cookie.
-pub const CLEAR_SESSION_COOKIE: &str = "chat_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax";
+use http::header::AUTHORIZATION;
 
 /// How a request authenticated; decides what logout revokes and whether CSRF applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +50,7 @@ pub fn credential(headers: &HeaderMap) -> Result<Option<Credential>, ApiError> {
             .map_err(|_| ApiError::unauthenticated("Invalid Authorization header"))?;
         return parse_authorization(value).map(Some);
     }
-    Ok(session_cookie(headers).map(Credential::Session))
+    Ok(super::cookies::session_id(headers).map(Credential::Session))
 }
 
 /// Parses an `Authorization` header value.
@@ -90,25 +80,6 @@ fn parse_authorization(value: &str) -> Result<Credential, ApiError> {
             "Unsupported authorization scheme: use Token or Basic",
         ))
     }
-}
-
-/// The value of the session cookie, if the request has one: `__Host-chat_session` when
-/// present, else `chat_session`.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    cookie(headers, SECURE_SESSION_COOKIE).or_else(|| cookie(headers, SESSION_COOKIE))
-}
-
-/// The value of cookie `name`, if the request has it (and it is not empty).
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim_matches('"').to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 /// Authenticates a request that must be: no credential or a bad one is a 401.

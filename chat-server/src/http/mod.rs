@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod body;
 pub mod client_ip;
+pub mod cookies;
 pub mod csrf;
 pub mod ctx;
 pub mod error;

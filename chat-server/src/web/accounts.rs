@@ -2,9 +2,9 @@
 //! passwords (with its login limiter) and opens and ends sessions; these pages show its
 //! answers, set and clear the cookies, and keep what was typed when a form comes back.
 
-use super::cookies;
 use super::i18n;
 use super::page::{Page, optional_auth, safe_next, see_other};
+use crate::http::cookies;
 use crate::http::ctx::Ctx;
 use crate::http::{ApiError, Body};
 use chatcore::model::Registration;

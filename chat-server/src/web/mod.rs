@@ -10,9 +10,8 @@
 //!   prefers it), with the core's messages translated; `errors` — the 403/404/500 pages.
 //! - `accounts` (sign up, log in, log out), `chats` (home, chat list, room, leave),
 //!   `admin` (users, chats, members): thin handlers over `ctx.services()`.
-//! - `cookies` — the session and form-token cookies (`__Host-` and `Secure` when cookies
-//!   are secure); `assets` — the embedded stylesheet, scripts, font and icon behind
-//!   `/static/{*path}`.
+//! - `assets` — the embedded stylesheet, scripts, font and icon behind `/static/{*path}`
+//!   (the cookies are `http::cookies`, shared with the REST API's logout).
 //! - `unread` — where the read markers plug in (the chat list's badge; the room's
 //!   `markSeen` in `static/js/room.js`).
 //!
@@ -24,7 +23,6 @@ pub mod accounts;
 pub mod admin;
 pub mod assets;
 pub mod chats;
-pub mod cookies;
 pub mod errors;
 pub mod i18n;
 pub mod page;

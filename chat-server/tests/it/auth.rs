@@ -212,11 +212,23 @@ async fn logging_out_a_session_ends_it_and_clears_the_cookie() {
         )
         .await;
     answer.expect(204);
-    let cookie = answer.header("set-cookie").unwrap();
-    assert!(
-        cookie.starts_with("chat_session=;") && cookie.contains("Max-Age=0"),
-        "{cookie}"
-    );
+    // Both forms of the cookie are cleared: plain and `__Host-` (secure deployments).
+    let cleared: Vec<&str> = answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    for (cookie, name) in cleared
+        .iter()
+        .zip(["chat_session=;", "__Host-chat_session=;"])
+    {
+        assert!(
+            cookie.starts_with(name) && cookie.contains("Max-Age=0"),
+            "{cookie}"
+        );
+    }
     app.get("/api/accounts/me/", As::Session(session, None))
         .await
         .expect_error(401, "unauthenticated");

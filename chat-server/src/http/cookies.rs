@@ -1,4 +1,5 @@
-//! The web UI's cookies, all `HttpOnly; SameSite=Lax; Path=/`:
+//! Cookies, read and built with the `cookie` crate; all of ours are
+//! `HttpOnly; SameSite=Lax; Path=/`:
 //!
 //! - the session, `chat_session` — a plain random 256-bit id whose SHA-256 the database
 //!   keeps (DESIGN.md); when cookies are secure (configured, or a trusted proxy says the
@@ -9,12 +10,17 @@
 //!   `csrf_token` field (double submit), on top of the origin check every unsafe request
 //!   passes. Signed-in forms carry the session's own CSRF token instead.
 
-use crate::http::auth::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use crate::http::client_ip::{self, PeerAddr};
 use crate::http::ctx::Ctx;
+use cookie::{Cookie, SameSite};
 use http::HeaderMap;
-use http::header::HeaderValue;
+use http::header::{COOKIE, HeaderValue};
 
+/// The browser session cookie (plain HTTP).
+pub const SESSION_COOKIE: &str = "chat_session";
+/// The session cookie when cookies are secure (`Secure`, so the `__Host-` prefix applies):
+/// no other host or path can set or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-chat_session";
 /// The form token cookie (plain HTTP).
 pub const FORM_COOKIE: &str = "chat_form";
 /// The form token cookie when cookies are secure.
@@ -33,7 +39,20 @@ pub fn secure(ctx: &Ctx) -> bool {
 
 /// The value of cookie `name`, if the request has it (and it is not empty).
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
-    crate::http::auth::cookie(headers, name)
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value_trimmed().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The session id the request's cookie holds (the secure form first).
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
+    read(headers, SECURE_SESSION_COOKIE).or_else(|| read(headers, SESSION_COOKIE))
 }
 
 /// The name a cookie has under the secure policy or not.
@@ -48,18 +67,18 @@ fn name(plain: &'static str, secure: bool) -> &'static str {
 /// `Set-Cookie` for `plain` (its `__Host-` form when `secure`) with `value`, for
 /// `max_age` seconds (a browser-session cookie without it).
 fn set(plain: &'static str, value: &str, max_age: Option<u64>, secure: bool) -> HeaderValue {
-    let mut cookie = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax",
-        name(plain, secure)
-    );
+    let mut cookie = Cookie::build((name(plain, secure), value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure);
     if let Some(age) = max_age {
-        cookie.push_str(&format!("; Max-Age={age}"));
-    }
-    if secure {
-        cookie.push_str("; Secure");
+        let age = i64::try_from(age).unwrap_or(i64::MAX);
+        cookie = cookie.max_age(cookie::time::Duration::seconds(age));
     }
     // Values are hex made here; a bad one would be a bug, so it is dropped, not sent.
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("x=; Max-Age=0"))
+    HeaderValue::from_str(&cookie.build().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("x=; Max-Age=0"))
 }
 
 /// `Set-Cookie` values removing both forms of `plain`.
@@ -100,30 +119,39 @@ pub fn clear_form_token() -> [HeaderValue; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::header::COOKIE;
+
+    /// The cookie a `Set-Cookie` value sets, as a browser parses it.
+    fn parsed(value: &HeaderValue) -> Cookie<'static> {
+        Cookie::parse(value.to_str().unwrap().to_owned()).unwrap()
+    }
 
     #[test]
     fn cookies_are_http_only_lax_and_prefixed_when_secure() {
-        assert_eq!(
-            session("ab", 60, false),
-            "chat_session=ab; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
-        );
-        assert_eq!(
-            session("ab", 60, true),
-            "__Host-chat_session=ab; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
-        );
+        for (secure, name) in [(false, "chat_session"), (true, "__Host-chat_session")] {
+            let c = parsed(&session("ab", 60, secure));
+            assert_eq!((c.name(), c.value()), (name, "ab"));
+            assert_eq!(c.path(), Some("/"));
+            assert_eq!(c.http_only(), Some(true));
+            assert_eq!(c.same_site(), Some(SameSite::Lax));
+            assert_eq!(c.max_age(), Some(cookie::time::Duration::seconds(60)));
+            assert_eq!(c.secure().unwrap_or(false), secure);
+            // `__Host-` demands `Secure`, `Path=/` and no `Domain`.
+            assert_eq!(c.domain(), None);
+        }
         let [plain, secure] = clear_session();
+        let (plain, secure) = (parsed(&plain), parsed(&secure));
+        assert_eq!((plain.name(), plain.value()), ("chat_session", ""));
+        assert_eq!(plain.max_age(), Some(cookie::time::Duration::ZERO));
         assert_eq!(
-            plain,
-            "chat_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+            (secure.name(), secure.secure()),
+            ("__Host-chat_session", Some(true))
         );
-        assert!(
-            secure
-                .to_str()
-                .unwrap()
-                .starts_with("__Host-chat_session=;")
+        let browser = parsed(&set_form_token(&"a".repeat(32), false));
+        assert_eq!(
+            browser.max_age(),
+            None,
+            "the form token lives as long as the browser"
         );
-        assert!(secure.to_str().unwrap().ends_with("; Secure"));
     }
 
     #[test]
@@ -142,5 +170,12 @@ mod tests {
         );
         h.insert(COOKIE, HeaderValue::from_static("chat_form=short"));
         assert_eq!(form_token(&h), None);
+        // Quoted values, odd spacing, pairs without `=` and a second header all parse.
+        h.insert(COOKIE, HeaderValue::from_static("junk; a = \"1\" ;b=2"));
+        h.append(COOKIE, HeaderValue::from_static("c=3"));
+        assert_eq!(read(&h, "a").as_deref(), Some("1"));
+        assert_eq!(read(&h, "b").as_deref(), Some("2"));
+        assert_eq!(read(&h, "c").as_deref(), Some("3"));
+        assert_eq!(read(&h, "junk"), None);
     }
 }
