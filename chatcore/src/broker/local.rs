@@ -24,6 +24,14 @@ impl LocalBroker {
         }
     }
 
+    /// How many chats have a channel here (for tests and metrics).
+    pub fn channels(&self) -> usize {
+        self.chats
+            .lock()
+            .expect("broker mutex is never poisoned")
+            .len()
+    }
+
     /// Delivers to local subscribers only.
     pub fn deliver(&self, event: SharedEvent) {
         let chat = event.event().chat();

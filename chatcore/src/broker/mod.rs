@@ -68,6 +68,9 @@ pub enum Delivery {
     Resync,
 }
 
+/// A subscriber's end of a chat's local channel.
+pub type Receiver = broadcast::Receiver<Delivery>;
+
 /// Delivers committed events to the subscribers of their chat.
 #[async_trait]
 pub trait Broker: Send + Sync {
