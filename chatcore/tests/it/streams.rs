@@ -63,6 +63,10 @@ impl Broker for RemovalWhileSubscribing {
         }
         self.inner.subscribe(chat)
     }
+
+    async fn account_changed(&self, user: UserId) {
+        self.inner.account_changed(user);
+    }
 }
 
 async fn a_removal_committed_while_subscribing_is_never_missed(t: TestCore) {
