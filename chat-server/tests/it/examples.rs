@@ -302,7 +302,11 @@ async fn the_bot_answers_from_the_live_stream_and_stops_where_it_was_removed() {
         .remove_member(world.ops, world.bot.id())
         .await
         .unwrap();
-    let unanswered = world.alice.post(world.ops, "!ping still there?").await.unwrap();
+    let unanswered = world
+        .alice
+        .post(world.ops, "!ping still there?")
+        .await
+        .unwrap();
     assert_eq!(
         world
             .reply_after(world.ops, unanswered.seq, Duration::from_millis(500))

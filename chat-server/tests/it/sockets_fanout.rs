@@ -37,10 +37,7 @@ struct Seen {
 
 /// Reads `stream` until the message with `seq` [`TOTAL`] (and, on a sender's socket, its
 /// acks) have come.
-async fn read_all(
-    mut stream: futures_util::stream::SplitStream<Socket>,
-    acks_due: usize,
-) -> Seen {
+async fn read_all(mut stream: futures_util::stream::SplitStream<Socket>, acks_due: usize) -> Seen {
     let mut seen = Seen::default();
     while seen.seqs.last() != Some(&TOTAL) || seen.acks < acks_due {
         let frame = tokio::time::timeout(Duration::from_secs(30), stream.next())
@@ -89,7 +86,10 @@ async fn fifty_sockets_get_two_thousand_messages_from_ten_senders_in_order_once(
         let user = &users[n % SENDERS];
         let (sink, stream) = socket(&app, user, chat).await.split();
         let sends = n < SENDERS - REST_SENDERS;
-        readers.push(tokio::spawn(read_all(stream, if sends { PER_SENDER } else { 0 })));
+        readers.push(tokio::spawn(read_all(
+            stream,
+            if sends { PER_SENDER } else { 0 },
+        )));
         if sends {
             sending_sinks.push((n, sink));
         } else {
@@ -138,9 +138,16 @@ async fn fifty_sockets_get_two_thousand_messages_from_ten_senders_in_order_once(
     }
     for (n, reader) in readers.into_iter().enumerate() {
         let seen = reader.await.unwrap();
-        assert_eq!(seen.seqs.len(), TOTAL as usize, "socket {n}: every message once");
+        assert_eq!(
+            seen.seqs.len(),
+            TOTAL as usize,
+            "socket {n}: every message once"
+        );
         assert!(
-            seen.seqs.iter().zip(1..).all(|(&seq, expected)| seq == expected),
+            seen.seqs
+                .iter()
+                .zip(1..)
+                .all(|(&seq, expected)| seq == expected),
             "socket {n}: in seq order"
         );
     }
@@ -148,6 +155,10 @@ async fn fifty_sockets_get_two_thousand_messages_from_ten_senders_in_order_once(
         "{SOCKETS} sockets x {TOTAL} messages from {SENDERS} senders in {:?}",
         started.elapsed()
     );
-    let history = app.sdk_as(&users[0]).messages_since(chat, TOTAL - 1).await.unwrap();
+    let history = app
+        .sdk_as(&users[0])
+        .messages_since(chat, TOTAL - 1)
+        .await
+        .unwrap();
     assert_eq!(history.len(), 1, "the history holds all {TOTAL}");
 }

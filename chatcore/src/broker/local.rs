@@ -70,7 +70,9 @@ impl Drop for Receiver {
     }
 }
 
-fn lock(chats: &Channels) -> std::sync::MutexGuard<'_, HashMap<ChatId, broadcast::Sender<Delivery>>> {
+fn lock(
+    chats: &Channels,
+) -> std::sync::MutexGuard<'_, HashMap<ChatId, broadcast::Sender<Delivery>>> {
     chats.lock().expect("broker mutex is never poisoned")
 }
 

@@ -1,9 +1,7 @@
 //! The built-in [`MembershipService`]: chats and members, with events for every change.
 
 use super::MembershipService;
-use super::access::{
-    current_account, existing_chat, not_a_member, readable_chat, require_admin,
-};
+use super::access::{current_account, existing_chat, not_a_member, readable_chat, require_admin};
 use crate::auth::Actor;
 use crate::broker::{Broker, EventFrame};
 use crate::error::{Error, Result};

@@ -121,7 +121,10 @@ impl MessagingService for CoreMessaging {
         // after reaches the registered stream; a message committed in between is in the
         // live stream or in the store. (Dropping the receiver on a refusal unregisters.)
         let receiver = self.broker.subscribe(chat);
-        let Readable { chat: record, admin } = readable_chat(&*self.store, actor, chat).await?;
+        let Readable {
+            chat: record,
+            admin,
+        } = readable_chat(&*self.store, actor, chat).await?;
         let now_at = record.last_seq;
         if after_seq.is_some_and(|seq| seq > now_at) {
             // A client cannot have seen it: resuming there would skip messages to come.

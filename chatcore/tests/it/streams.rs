@@ -154,7 +154,10 @@ async fn a_non_member_admins_stream_ends_when_deactivated(t: TestCore) {
     assert_eq!(next(&mut ops_stream).await, None);
     // The members' streams learn nothing of it and go on.
     let posted = t.post(&bob, chat, "still here").await;
-    assert_eq!(next(&mut bobs).await.and_then(|e| e.seq()), Some(posted.message.seq));
+    assert_eq!(
+        next(&mut bobs).await.and_then(|e| e.seq()),
+        Some(posted.message.seq)
+    );
 }
 
 async fn a_non_member_admins_stream_ends_when_demoted(t: TestCore) {
@@ -215,7 +218,11 @@ async fn last_seq_is_the_last_delivered_message(t: TestCore) {
     let mut resumed = t.subscribe(&bob, chat, Some(0)).await;
     assert_eq!(resumed.last_seq(), 0);
     assert_eq!(next(&mut resumed).await.and_then(|e| e.seq()), Some(1));
-    assert_eq!(resumed.last_seq(), 1, "one message delivered, four still queued");
+    assert_eq!(
+        resumed.last_seq(),
+        1,
+        "one message delivered, four still queued"
+    );
     let resume_from = resumed.last_seq();
     drop(resumed);
     let mut again = t.subscribe(&bob, chat, Some(resume_from)).await;
@@ -237,24 +244,32 @@ async fn the_broker_forgets_deleted_chats_and_chats_nobody_follows(t: TestCore) 
     let mut doomed_stream = msg.subscribe(&bob, doomed, None).await.unwrap();
     let kept_stream = msg.subscribe(&bob, kept, None).await.unwrap();
     assert_eq!(broker.channels(), 2);
-    core.membership()
-        .delete_chat(&admin, doomed)
-        .await
-        .unwrap();
-    assert_eq!(broker.channels(), 1, "a deleted chat's channel goes at once");
+    core.membership().delete_chat(&admin, doomed).await.unwrap();
+    assert_eq!(
+        broker.channels(),
+        1,
+        "a deleted chat's channel goes at once"
+    );
     assert!(matches!(
         next(&mut doomed_stream).await,
         Some(Event::ChatDeleted { .. })
     ));
     assert_eq!(next(&mut doomed_stream).await, None);
     drop(kept_stream);
-    assert_eq!(broker.channels(), 0, "the last subscriber takes the channel along");
+    assert_eq!(
+        broker.channels(),
+        0,
+        "the last subscriber takes the channel along"
+    );
     // A refused subscription leaves nothing behind either.
     assert_eq!(
         kind(msg.subscribe(&outsider, kept, None).await),
         ErrorKind::Forbidden
     );
-    assert_eq!(kind(msg.subscribe(&bob, doomed, None).await), ErrorKind::NotFound);
+    assert_eq!(
+        kind(msg.subscribe(&bob, doomed, None).await),
+        ErrorKind::NotFound
+    );
     assert_eq!(broker.channels(), 0);
     core.shutdown().await;
 }
