@@ -32,7 +32,7 @@ pub struct Subscription {
     chat: ChatId,
     /// The last `seq` taken in: delivered, queued in `backlog`, or skipped as already
     /// known to the client.
-    last_seq: i64,
+    taken: i64,
     /// The last `seq` delivered: where the client resumes from.
     delivered: i64,
     /// Deliver stored messages up to this `seq` before anything live.
@@ -54,7 +54,8 @@ impl std::fmt::Debug for Subscription {
         f.debug_struct("Subscription")
             .field("chat", &self.chat)
             .field("viewer", &self.viewer.id())
-            .field("last_seq", &self.last_seq)
+            .field("taken", &self.taken)
+            .field("delivered", &self.delivered)
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
@@ -76,7 +77,7 @@ impl Subscription {
             viewer,
             admin,
             chat,
-            last_seq: after_seq,
+            taken: after_seq,
             delivered: after_seq,
             catch_up_to: chat_last_seq,
             backlog: VecDeque::new(),
@@ -122,7 +123,7 @@ impl Subscription {
             if self.ended {
                 return Ok(None);
             }
-            if self.catch_up_to > self.last_seq {
+            if self.catch_up_to > self.taken {
                 self.read_backlog().await?;
                 continue;
             }
@@ -144,7 +145,7 @@ impl Subscription {
                         self.ended = true;
                         return Ok(Some(EventFrame::new(Event::Lagged {
                             chat: self.chat,
-                            last_seq: self.last_seq,
+                            last_seq: self.delivered,
                         })));
                     }
                     Err(RecvError::Closed) => return Ok(None),
@@ -165,10 +166,10 @@ impl Subscription {
         match frame.event() {
             Event::Message(m) => {
                 let seq = m.message.seq;
-                if seq <= self.last_seq {
+                if seq <= self.taken {
                     Admission::Skip
-                } else if seq == self.last_seq + 1 {
-                    self.last_seq = seq;
+                } else if seq == self.taken + 1 {
+                    self.taken = seq;
                     Admission::Deliver
                 } else {
                     Admission::CatchUpTo(seq - 1)
@@ -179,7 +180,7 @@ impl Subscription {
             Event::MemberAdded { at_seq, .. }
             | Event::ChatRenamed { at_seq, .. }
             | Event::MemberRemoved { at_seq, .. }
-                if *at_seq > self.last_seq =>
+                if *at_seq > self.taken =>
             {
                 Admission::CatchUpTo(*at_seq)
             }
@@ -233,7 +234,7 @@ impl Subscription {
             chat: self.chat,
             user: user.hidden(),
             reason,
-            at_seq: self.last_seq,
+            at_seq: self.taken,
         });
         Ok(false)
     }
@@ -241,10 +242,10 @@ impl Subscription {
     /// Ends the stream with `chat_deleted`, dropping what waited for a catch-up.
     fn end_with_deletion(&mut self) {
         self.held = None;
-        self.catch_up_to = self.last_seq;
+        self.catch_up_to = self.taken;
         self.end_with(Event::ChatDeleted {
             chat: self.chat,
-            at_seq: self.last_seq,
+            at_seq: self.taken,
         });
     }
 
@@ -255,14 +256,14 @@ impl Subscription {
     }
 
     async fn read_backlog(&mut self) -> Result<()> {
-        let page = PageRequest::after(self.last_seq, CATCH_UP_PAGE)?;
+        let page = PageRequest::after(self.taken, CATCH_UP_PAGE)?;
         let messages = self.store.history(self.chat, page).await?;
         let mut progressed = false;
         for message in messages {
-            if message.seq != self.last_seq + 1 || message.seq > self.catch_up_to {
+            if message.seq != self.taken + 1 || message.seq > self.catch_up_to {
                 break;
             }
-            self.last_seq = message.seq;
+            self.taken = message.seq;
             progressed = true;
             self.backlog
                 .push_back(EventFrame::new(Event::message(message)));
@@ -274,7 +275,7 @@ impl Subscription {
                 self.end_with_deletion();
             } else {
                 tracing::error!(
-                    chat = %self.chat, after = self.last_seq, to = self.catch_up_to,
+                    chat = %self.chat, after = self.taken, to = self.catch_up_to,
                     "committed messages are missing from the store; ending the stream"
                 );
                 return Err(crate::error::Error::Internal);
