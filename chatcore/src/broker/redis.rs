@@ -735,6 +735,25 @@ mod tests {
         assert_eq!(wire.chat_of("t_1:events:42"), Some(ChatId(42)));
         assert_eq!(wire.chat_of("other:events:42"), None);
         assert_eq!(wire.chat_of("t_1:events:x"), None);
+        assert_eq!(wire.accounts_channel(), "t_1:accounts");
+        assert_eq!(wire.chat_of("t_1:accounts"), None);
+    }
+
+    #[test]
+    fn what_is_owed_after_a_failed_publish_goes_where_it_belongs() {
+        let wire = Wire::new("p:");
+        let (channel, payload) = Target::Chat(ChatId(7)).owed_notice(&wire);
+        assert_eq!(channel, "p:events:7");
+        assert!(matches!(
+            Wire::new("p:").read(&payload),
+            Some(Incoming::Resync)
+        ));
+        let (channel, payload) = Target::Account(UserId(42)).owed_notice(&wire);
+        assert_eq!(channel, "p:accounts");
+        assert!(matches!(
+            Wire::new("p:").read(&payload),
+            Some(Incoming::Event(b"42"))
+        ));
     }
 
     #[test]
