@@ -78,7 +78,8 @@ pub trait Broker: Send + Sync {
     /// Sends `event` to every current subscriber of its chat (on every node).
     async fn publish(&self, event: SharedEvent);
     /// Registers a subscriber on this node. The receiver is bounded: one that falls behind
-    /// gets `RecvError::Lagged` instead of slowing the chat down.
+    /// gets `RecvError::Lagged` instead of slowing the chat down. Dropping a chat's last
+    /// receiver drops its channel (a chat's deletion does too, after its last delivery).
     fn subscribe(&self, chat: ChatId) -> Receiver;
     /// Tells every subscription of `user` (on every node) that their account changed
     /// ([`Delivery::AccountChanged`]), after the change is committed.
