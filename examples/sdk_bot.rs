@@ -1,7 +1,7 @@
 //! A bot on `chat-sdk` that answers `!ping` with `pong @<author>` in the chats it is a
-//! member of. The bot itself (`PingBot`: sign-in, the polling loop, the reply rule) is
-//! `examples::sdk_bot` (`src/sdk_bot.rs`); this program reads its configuration and runs it
-//! until Ctrl-C.
+//! member of, over a live connection per chat. The bot itself (`PingBot`: sign-in, the
+//! chats' streams, the reply rule) is `examples::sdk_bot` (`src/sdk_bot.rs`); this program
+//! reads its configuration and runs it until Ctrl-C.
 //!
 //! Run it against a server (`cargo run -p chat-server`) with an account of its own, which
 //! an admin adds to chats:
@@ -9,9 +9,9 @@
 //! CHAT_BOT_USERNAME=pingbot CHAT_BOT_PASSWORD=… cargo run -p examples --example sdk_bot
 //! ```
 //! `CHAT_BOT_TOKEN` may stand in for the username and password; `CHAT_BASE_URL` (default
-//! `http://127.0.0.1:8000`) and `CHAT_BOT_POLL_MS` (default 1000) are optional. With
-//! `-- --check` the bot signs in, lists the chats it would watch and exits: a check of the
-//! configuration. `chat-server/tests/it/examples.rs` runs the same bot against a test server.
+//! `http://127.0.0.1:8000`) and `CHAT_BOT_POLL_MS` (how often it looks for chats it was
+//! added to, default 1000) are optional. With `-- --check` the bot signs in, connects to
+//! its chats, lists them and exits: a check of the configuration. `chat-server/tests/it/examples.rs` runs the same bot against a test server.
 
 use examples::sdk_bot::{BotConfig, DEFAULT_BASE_URL, PingBot};
 use std::process::ExitCode;
@@ -62,8 +62,10 @@ async fn run(config: BotConfig, check_only: bool) -> Result<(), BoxError> {
     })?;
     if check_only {
         println!(
-            "sdk_bot: signed in to {}; the configuration works",
-            config.base_url
+            "sdk_bot: signed in to {}, following {} chat(s) {:?}; the configuration works",
+            config.base_url,
+            bot.chats().len(),
+            bot.chats()
         );
         return Ok(());
     }
@@ -74,7 +76,10 @@ async fn run(config: BotConfig, check_only: bool) -> Result<(), BoxError> {
             on_ctrl_c.cancel();
         }
     });
-    tracing::info!("polling every {:?}; Ctrl-C stops me", config.poll_interval);
+    tracing::info!(
+        "answering pings; looking for new chats every {:?}; Ctrl-C stops me",
+        config.poll_interval
+    );
     let answered = bot.run(shutdown).await?;
     tracing::info!("stopped after answering {answered} ping(s)");
     Ok(())

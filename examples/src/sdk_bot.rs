@@ -1,33 +1,34 @@
 //! A bot on `chat-sdk`: [`PingBot`] signs in to a running chat server and answers every
 //! `!ping` in the chats it is a member of with `pong @<author>`.
 //!
-//! It polls the REST API: each round is one `GET /api/chat/` (every chat carries its
-//! `last_seq`) and, for each chat that moved, the history after the last `seq` the bot has
-//! read (`?after_seq=`). Once the server's WebSocket is there, a bot like this one would
-//! hold `Client::connect(chat)` instead, which pushes events and resumes from the last
-//! `seq` by itself, rather than asking every second.
+//! It holds one live connection per chat (`Client::connect`, a `futures::Stream` of
+//! `ChatEvent`s that reconnects and resumes from the last `seq` by itself) and answers on
+//! that connection (`send_message`, which resolves to the server's ack). The only polling
+//! left is the chat list, re-read every `poll_interval`, since no stream says "you were
+//! added to a chat": a new chat is connected from its `last_seq` at that moment.
 //!
-//! Behaviour worth knowing: a chat is read from its `last_seq` at the moment the bot first
-//! sees it, so old pings are never answered — but neither is a ping posted in the one poll
-//! interval between the bot being added to a chat and its next round. A reply carries the
-//! `client_id` `pong-<chat>-<seq>`, so a reply retried after a lost answer is not stored
-//! twice; the cursor moves past a ping only once its reply is stored. Transient failures
-//! (server down, 429, 503) back off up to 30 s; a 401 (token revoked, account deactivated)
-//! stops the bot; a chat answering 403 or 404 (removed, deleted) is dropped until the chat
-//! list shows it again. What the bot does is logged with `tracing` at `info`.
+//! Behaviour worth knowing: old pings are never answered — nor one posted between the bot
+//! being added to a chat and its next look at the chat list. A reply carries the
+//! `client_id` `pong-<chat>-<seq>`, so a reply the connection sends again after a drop is
+//! not stored twice. A chat's stream ends when the bot is removed from it or it is deleted
+//! (the chat is dropped until the list shows it again); a 401 (token revoked, account
+//! deactivated) stops the bot; other failures of the chat list back off up to 30 s. What
+//! the bot does is logged with `tracing` at `info`.
 
-use chat_sdk::Client;
 use chat_sdk::model::{ChatId, Message, NewMessage, User};
+use chat_sdk::{ChatEvent, ChatSender, Client};
+use futures_util::stream::{self, BoxStream, SelectAll, StreamExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// The server the bot talks to when `CHAT_BASE_URL` is not set.
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8000";
-/// Time between polls when `CHAT_BOT_POLL_MS` is not set.
+/// Time between looks at the chat list when `CHAT_BOT_POLL_MS` is not set.
 pub const DEFAULT_POLL: Duration = Duration::from_millis(1000);
-/// The longest wait between polls after repeated failures.
+/// The longest wait between looks at the chat list after repeated failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// How the bot signs in.
@@ -54,14 +55,15 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Where the bot signs in, as whom, and how often it looks.
+/// Where the bot signs in, as whom, and how often it looks for new chats.
 #[derive(Debug, Clone)]
 pub struct BotConfig {
     /// The chat server, e.g. `http://127.0.0.1:8000`.
     pub base_url: String,
     /// The bot's account.
     pub credentials: Credentials,
-    /// Time between polls while all is well.
+    /// Time between looks at the chat list (for chats the bot was added to) while all is
+    /// well; messages come over the live connections without waiting.
     pub poll_interval: Duration,
 }
 
@@ -97,25 +99,39 @@ impl BotConfig {
     }
 }
 
-/// A chat the bot reads: its name (for the log) and the last `seq` it has handled.
+/// A chat the bot follows: its name (for the log) and how to answer on its connection.
 #[derive(Debug)]
 struct Watched {
     name: String,
-    after_seq: i64,
+    sender: ChatSender,
 }
 
-/// The bot: a signed-in client, who it is, and a cursor per chat.
-#[derive(Debug)]
+/// What the merged streams yield: an item of a chat's connection, or (`None`) its end.
+type ChatItem = (ChatId, Option<chat_sdk::Result<ChatEvent>>);
+
+/// The bot: a signed-in client, who it is, and a live connection per chat.
 pub struct PingBot {
     client: Client,
     me: User,
     chats: BTreeMap<ChatId, Watched>,
+    /// Every chat's connection, merged; each ends with `(chat, None)`.
+    streams: SelectAll<BoxStream<'static, ChatItem>>,
     poll_interval: Duration,
     answered: u64,
 }
 
+impl fmt::Debug for PingBot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PingBot")
+            .field("me", &self.me.username)
+            .field("chats", &self.chats)
+            .field("answered", &self.answered)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PingBot {
-    /// Signs in and lists the chats the bot is in, each to be read from its current end.
+    /// Signs in and connects to the chats the bot is in, each from its current end.
     pub async fn start(config: &BotConfig) -> chat_sdk::Result<Self> {
         let client = Client::new(&config.base_url)?;
         let client = match &config.credentials {
@@ -135,6 +151,7 @@ impl PingBot {
             client,
             me,
             chats: BTreeMap::new(),
+            streams: SelectAll::new(),
             poll_interval: config.poll_interval,
             answered: 0,
         };
@@ -145,81 +162,122 @@ impl PingBot {
         Ok(bot)
     }
 
-    /// Polls until `shutdown` is cancelled (`Ok` with the number of pings answered) or the
-    /// server refuses the bot's token (`Err`, a 401). Other failures are retried.
+    /// The chats the bot follows, by id.
+    pub fn chats(&self) -> Vec<ChatId> {
+        self.chats.keys().copied().collect()
+    }
+
+    /// Answers pings until `shutdown` is cancelled (`Ok` with the number of pings answered)
+    /// or the server refuses the bot's token (`Err`, a 401). Other failures are retried.
     pub async fn run(mut self, shutdown: CancellationToken) -> chat_sdk::Result<u64> {
         let mut wait = self.poll_interval;
+        let mut next_look = Instant::now() + wait;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(self.answered),
-                () = tokio::time::sleep(wait) => {}
-            }
-            let outcome = tokio::select! {
-                () = shutdown.cancelled() => return Ok(self.answered),
-                outcome = self.poll_once() => outcome,
-            };
-            match outcome {
-                Ok(()) => wait = self.poll_interval,
-                Err(e) if e.is_unauthenticated() => {
-                    tracing::warn!("the server no longer accepts my token ({e}); stopping");
-                    return Err(e);
+                Some((chat, item)) = self.streams.next() => {
+                    let handled = tokio::select! {
+                        () = shutdown.cancelled() => return Ok(self.answered),
+                        handled = self.handle(chat, item) => handled,
+                    };
+                    if let Err(e) = handled {
+                        tracing::warn!("the server no longer accepts my token ({e}); stopping");
+                        return Err(e);
+                    }
                 }
-                Err(e) => {
-                    wait = (wait * 2).min(MAX_BACKOFF);
-                    tracing::warn!("poll failed: {e}; next try in {wait:?}");
+                () = tokio::time::sleep_until(next_look) => {
+                    let outcome = tokio::select! {
+                        () = shutdown.cancelled() => return Ok(self.answered),
+                        outcome = self.refresh_chats() => outcome,
+                    };
+                    match outcome {
+                        Ok(()) => wait = self.poll_interval,
+                        Err(e) if e.is_unauthenticated() => {
+                            tracing::warn!("the server no longer accepts my token ({e}); stopping");
+                            return Err(e);
+                        }
+                        Err(e) => {
+                            wait = (wait * 2).min(MAX_BACKOFF);
+                            tracing::warn!("reading the chat list failed: {e}; next try in {wait:?}");
+                        }
+                    }
+                    next_look = Instant::now() + wait;
                 }
             }
         }
     }
 
-    /// One round: re-read the chat list, then catch up on every chat that moved.
-    async fn poll_once(&mut self) -> chat_sdk::Result<()> {
-        for chat in self.refresh_chats().await? {
-            match self.catch_up(chat).await {
-                Ok(()) => {}
-                // Removed from the chat, or it was deleted, since the list was read.
-                Err(e) if e.is_forbidden() || e.is_not_found() => {
-                    if let Some(gone) = self.chats.remove(&chat) {
-                        tracing::info!("lost access to #{chat} {:?}: {e}", gone.name);
-                    }
+    /// One item of a chat's stream: a ping is answered, the end forgets the chat. `Err` only
+    /// for a refused credential, which stops the bot.
+    async fn handle(
+        &mut self,
+        chat: ChatId,
+        item: Option<chat_sdk::Result<ChatEvent>>,
+    ) -> chat_sdk::Result<()> {
+        match item {
+            Some(Ok(event)) => {
+                if let Some(message) = event.message()
+                    && message.user.id != self.me.id
+                    && is_ping(&message.content)
+                {
+                    self.answer(chat, message).await;
                 }
-                Err(e) => return Err(e),
+            }
+            Some(Err(e)) if e.is_unauthenticated() => return Err(e),
+            Some(Err(e)) => tracing::warn!("#{chat}: {e}"),
+            None => {
+                if let Some(gone) = self.chats.remove(&chat) {
+                    tracing::info!("the stream of #{chat} {:?} ended", gone.name);
+                }
             }
         }
         Ok(())
     }
 
     /// Reads the chat list (only chats the bot is a member of: an admin bot would see all
-    /// of them but may post only where it is a member). Starts watching new chats from
-    /// their current end, forgets chats it left, and returns the chats with unread messages.
-    async fn refresh_chats(&mut self) -> chat_sdk::Result<Vec<ChatId>> {
-        let mut moved = Vec::new();
+    /// of them but may post only where it is a member), connects to the new ones from their
+    /// current end, and forgets the ones it left.
+    async fn refresh_chats(&mut self) -> chat_sdk::Result<()> {
         let mut present = BTreeSet::new();
         for chat in self.client.chats().await? {
             if !chat.participants.iter().any(|p| p.id == self.me.id) {
                 continue;
             }
             present.insert(chat.id);
-            match self.chats.get_mut(&chat.id) {
-                Some(watched) => {
-                    if chat.last_seq > watched.after_seq {
-                        moved.push(chat.id);
-                    }
-                    watched.name = chat.name;
-                }
-                None => {
+            if let Some(watched) = self.chats.get_mut(&chat.id) {
+                watched.name = chat.name;
+                continue;
+            }
+            match self.client.connect(chat.id).await {
+                Ok(connection) => {
                     tracing::info!(
                         "watching #{} {:?} from seq {}",
                         chat.id,
                         chat.name,
-                        chat.last_seq
+                        connection.last_seq()
                     );
-                    let after_seq = chat.last_seq;
-                    let name = chat.name;
-                    self.chats.insert(chat.id, Watched { name, after_seq });
+                    let sender = connection.sender();
+                    let id = chat.id;
+                    let items = connection
+                        .map(move |item| (id, Some(item)))
+                        .chain(stream::once(async move { (id, None) }));
+                    self.streams.push(items.boxed());
+                    self.chats.insert(
+                        chat.id,
+                        Watched {
+                            name: chat.name,
+                            sender,
+                        },
+                    );
                 }
+                // Removed, or the chat deleted, since the list was read.
+                Err(e) if e.is_forbidden() || e.is_not_found() => {
+                    tracing::info!("cannot follow #{} {:?}: {e}", chat.id, chat.name);
+                }
+                Err(e) => return Err(e),
             }
         }
+        // A chat the bot left: its stream ends by itself (with the removal); stop answering.
         self.chats.retain(|id, watched| {
             let still = present.contains(id);
             if !still {
@@ -227,42 +285,33 @@ impl PingBot {
             }
             still
         });
-        Ok(moved)
-    }
-
-    /// Answers the pings among the chat's messages after the cursor, moving the cursor past
-    /// each message once it is handled.
-    async fn catch_up(&mut self, chat: ChatId) -> chat_sdk::Result<()> {
-        let Some(after_seq) = self.chats.get(&chat).map(|w| w.after_seq) else {
-            return Ok(());
-        };
-        for message in self.client.messages_since(chat, after_seq).await? {
-            if message.user.id != self.me.id && is_ping(&message.content) {
-                let reply = self.reply(chat, &message).await?;
-                self.answered += 1;
-                tracing::info!(
-                    "#{chat}: {} said {:?} (seq {}) -> {:?} (seq {})",
-                    message.user.username,
-                    message.content,
-                    message.seq,
-                    reply.content,
-                    reply.seq
-                );
-            }
-            if let Some(watched) = self.chats.get_mut(&chat) {
-                watched.after_seq = message.seq;
-            }
-        }
         Ok(())
     }
 
-    /// Posts the pong for `ping`; its `client_id` makes a retried reply idempotent.
-    async fn reply(&self, chat: ChatId, ping: &Message) -> chat_sdk::Result<Message> {
+    /// Sends the pong for `ping` on the chat's connection; its `client_id` makes a reply
+    /// sent again after a reconnection idempotent. A refused reply is logged.
+    async fn answer(&mut self, chat: ChatId, ping: &Message) {
+        let Some(watched) = self.chats.get(&chat) else {
+            return;
+        };
         let reply = NewMessage {
             content: format!("pong @{}", ping.user.username),
             client_id: Some(format!("pong-{chat}-{}", ping.seq)),
         };
-        self.client.post_message(chat, &reply).await
+        match watched.sender.send_message(&reply).await {
+            Ok(ack) => {
+                self.answered += 1;
+                tracing::info!(
+                    "#{chat}: {} said {:?} (seq {}) -> {:?} (seq {})",
+                    ping.user.username,
+                    ping.content,
+                    ping.seq,
+                    reply.content,
+                    ack.seq
+                );
+            }
+            Err(e) => tracing::warn!("#{chat}: could not answer seq {}: {e}", ping.seq),
+        }
     }
 }
 

@@ -160,6 +160,9 @@ async fn directory_accounts_talk_in_an_admins_chat_under_the_cores_rules() {
 
 // ----- sdk_bot: the ping bot ---------------------------------------------------------------
 
+/// A running bot: the number of pings it answered, or the error that stopped it.
+type BotTask = tokio::task::JoinHandle<chat_sdk::Result<u64>>;
+
 /// A server with an admin, the bot's account, alice, and a chat "ops" of the bot and alice.
 struct BotWorld {
     app: TestApp,
@@ -190,19 +193,24 @@ impl BotWorld {
         }
     }
 
-    /// Starts the bot signed in with `credentials`, polling every 50 ms: the token that
-    /// stops it and its task (the number of pings answered, or the error that stopped it).
-    async fn start_bot(
+    /// Starts the bot signed in with `credentials`, reading the chat list every 50 ms: the
+    /// token that stops it and its task (the number of pings answered, or the error that
+    /// stopped it).
+    async fn start_bot(&self, credentials: Credentials) -> (CancellationToken, BotTask) {
+        self.start_bot_looking_every(credentials, Duration::from_millis(50))
+            .await
+    }
+
+    /// [`BotWorld::start_bot`], reading the chat list every `poll_interval`.
+    async fn start_bot_looking_every(
         &self,
         credentials: Credentials,
-    ) -> (
-        CancellationToken,
-        tokio::task::JoinHandle<chat_sdk::Result<u64>>,
-    ) {
+        poll_interval: Duration,
+    ) -> (CancellationToken, BotTask) {
         let config = BotConfig {
             base_url: self.app.base_url.clone(),
             credentials,
-            poll_interval: Duration::from_millis(50),
+            poll_interval,
         };
         let bot = PingBot::start(&config).await.expect("the bot signs in");
         let stop = CancellationToken::new();
@@ -272,6 +280,42 @@ async fn the_bot_answers_a_ping_once_and_leaves_pings_from_before_it_started_alo
         .map(|m| m.seq)
         .collect();
     assert_eq!(from_bot, [pong.seq]);
+}
+
+/// The chat list is read once an hour here, so a pong can only come from the chat's live
+/// stream; a removal ends that stream and the bot stops answering there.
+#[tokio::test]
+async fn the_bot_answers_from_the_live_stream_and_stops_where_it_was_removed() {
+    let world = BotWorld::new().await;
+    let (stop, bot) = world
+        .start_bot_looking_every(world.password(), Duration::from_secs(3600))
+        .await;
+    let ping = world.alice.post(world.ops, "!ping").await.unwrap();
+    let pong = world
+        .reply_after(world.ops, ping.seq, Duration::from_secs(5))
+        .await
+        .expect("a pong within 5 s, without polling");
+    assert_eq!(pong.content, "pong @alice");
+
+    let admin = world.app.sdk_as(&world.admin);
+    admin
+        .remove_member(world.ops, world.bot.id())
+        .await
+        .unwrap();
+    let unanswered = world
+        .alice
+        .post(world.ops, "!ping still there?")
+        .await
+        .unwrap();
+    assert_eq!(
+        world
+            .reply_after(world.ops, unanswered.seq, Duration::from_millis(500))
+            .await,
+        None,
+        "no longer a member"
+    );
+    stop.cancel();
+    assert_eq!(bot.await.unwrap().unwrap(), 1, "pings answered");
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ mod reads;
 mod sdk;
 mod sdk_stream;
 mod sockets;
+mod sockets_fanout;
 mod users;
 mod web;
 mod web_e2e;

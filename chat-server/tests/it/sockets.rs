@@ -342,6 +342,48 @@ async fn a_removed_member_gets_the_removal_and_the_socket_closes() {
     assert_eq!(next_json(&mut bob_socket).await["content"], "still here");
 }
 
+/// Admins read every chat; one who is not a member loses the socket when demoted (or
+/// deactivated), and the members see nothing of it.
+#[tokio::test]
+async fn a_non_member_admins_socket_closes_when_demoted_or_deactivated() {
+    let app = spawn_app().await;
+    let (root, [ann], chat) = app.chat_with_members(["ann"]).await;
+    let demoted = app.create_admin("ops").await;
+    let deactivated = app.create_admin("audit").await;
+    let mut ann_socket = socket(&app, &ann, chat.id).await;
+    let mut demoted_socket = socket(&app, &demoted, chat.id).await;
+    let mut deactivated_socket = socket(&app, &deactivated, chat.id).await;
+    app.patch(
+        &format!("/api/users/{}/", demoted.id()),
+        &root,
+        json!({"is_superuser": false}),
+    )
+    .await
+    .expect(200);
+    app.set_active(&root, &deactivated, false).await;
+    for (socket, reason, closing) in [
+        (
+            &mut demoted_socket,
+            "removed",
+            "you were removed from the chat",
+        ),
+        (
+            &mut deactivated_socket,
+            "deactivated",
+            "your account was deactivated",
+        ),
+    ] {
+        let event = next_json(socket).await;
+        assert_eq!(
+            (event["type"].clone(), event["reason"].clone()),
+            (json!("member_removed"), json!(reason))
+        );
+        assert_eq!(close_of(socket).await, (CloseCode::Normal, closing.into()));
+    }
+    app.post_message(&ann, chat.id, "members only").await;
+    assert_eq!(next_json(&mut ann_socket).await["content"], "members only");
+}
+
 #[tokio::test]
 async fn a_deleted_chat_closes_its_sockets_and_shutdown_closes_the_rest_with_1001() {
     let app = spawn_app().await;

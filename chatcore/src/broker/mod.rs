@@ -1,20 +1,20 @@
 //! The fan-out port: [`Broker`] carries committed events to every subscriber of a chat, on
 //! this node and (with the Redis adapter) on every other. Only this module knows how events
 //! travel; each event is serialized once ([`EventFrame`]) and the bytes are shared.
-//! A chat's local channel carries [`Delivery`]: events, and the [`Delivery::Resync`] signal
-//! a broker sends when events may have been lost on the way between nodes.
+//! A chat's local channel carries [`Delivery`]: events, the [`Delivery::Resync`] signal a
+//! broker sends when events may have been lost on the way between nodes, and
+//! [`Delivery::AccountChanged`] when a user's flags changed.
 
 mod local;
 #[cfg(feature = "redis")]
 pub mod redis;
 
-pub use local::LocalBroker;
+pub use local::{LocalBroker, Receiver};
 
-use crate::model::{ChatId, Event};
+use crate::model::{ChatId, Event, UserId};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::sync::Arc;
-use tokio::sync::broadcast;
 
 /// An event with its JSON, serialized once and shared (via `Arc`) by every subscriber.
 #[derive(Debug)]
@@ -66,6 +66,10 @@ pub enum Delivery {
     /// compares itself with the store, reads what it missed, and re-checks that its viewer
     /// may still read the chat.
     Resync,
+    /// This user's account was deactivated, demoted or promoted: their subscriptions
+    /// re-read it and end if they may no longer read the chat (an admin who is not a
+    /// member, demoted or deactivated); everyone else's ignore it.
+    AccountChanged(UserId),
 }
 
 /// Delivers committed events to the subscribers of their chat.
@@ -74,8 +78,12 @@ pub trait Broker: Send + Sync {
     /// Sends `event` to every current subscriber of its chat (on every node).
     async fn publish(&self, event: SharedEvent);
     /// Registers a subscriber on this node. The receiver is bounded: one that falls behind
-    /// gets `RecvError::Lagged` instead of slowing the chat down.
-    fn subscribe(&self, chat: ChatId) -> broadcast::Receiver<Delivery>;
+    /// gets `RecvError::Lagged` instead of slowing the chat down. Dropping a chat's last
+    /// receiver drops its channel (a chat's deletion does too, after its last delivery).
+    fn subscribe(&self, chat: ChatId) -> Receiver;
+    /// Tells every subscription of `user` (on every node) that their account changed
+    /// ([`Delivery::AccountChanged`]), after the change is committed.
+    async fn account_changed(&self, user: UserId);
     /// Hands on what is still queued for other nodes and stops background work (called by
     /// `ChatCore::shutdown` after the writer has stopped). The in-process broker has none.
     async fn shutdown(&self) {}

@@ -15,11 +15,18 @@
 //! - a node whose publishing failed owes the affected chats a `resync` notice, which it
 //!   publishes once Redis takes publishes again; the nodes serving those chats resync them.
 //!
+//! A change of a user's flags (deactivated, demoted, promoted) goes to every node on one
+//! more channel, `<prefix>accounts` (payload `<node id> <user id>`), which each node's
+//! listening connection is always subscribed to: the user's subscriptions, whatever their
+//! chat, re-check their access. A notice that could not be published is owed like a
+//! `resync`; one lost while a listener was away is covered by the resync that follows its
+//! reconnection (a resync re-checks every viewer).
+//!
 //! Redis down at start is an error ([`RedisBroker::connect`]); down later, the node keeps
 //! serving its local subscribers, logs, reconnects with backoff, and resyncs.
 
-use super::{Broker, Delivery, EventFrame, LocalBroker, SharedEvent};
-use crate::model::ChatId;
+use super::{Broker, EventFrame, LocalBroker, Receiver, SharedEvent};
+use crate::model::{ChatId, UserId};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -27,7 +34,7 @@ use redis::aio::{MultiplexedConnection, PubSub, PubSubSink};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
@@ -135,6 +142,11 @@ impl Wire {
         format!("{}events:{}", self.prefix, chat.0)
     }
 
+    /// The channel of account changes, which every node follows.
+    fn accounts_channel(&self) -> String {
+        format!("{}accounts", self.prefix)
+    }
+
     fn chat_of(&self, channel: &str) -> Option<ChatId> {
         let id = channel
             .strip_prefix(&self.prefix)?
@@ -164,10 +176,32 @@ impl Wire {
     }
 }
 
-/// An event waiting to be published.
+/// Where a published payload goes: a chat's channel, or the accounts channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Target {
+    Chat(ChatId),
+    Account(UserId),
+}
+
+impl Target {
+    /// The channel, and what is published there once publishing failed: a chat is owed a
+    /// `resync` notice, an account notice is simply sent again.
+    fn owed_notice(self, wire: &Wire) -> (String, Vec<u8>) {
+        match self {
+            Target::Chat(chat) => (wire.channel(chat), wire.payload(RESYNC)),
+            Target::Account(user) => (
+                wire.accounts_channel(),
+                wire.payload(user.0.to_string().as_bytes()),
+            ),
+        }
+    }
+}
+
+/// Something waiting to be published: an event's JSON for its chat's channel, or an
+/// account notice.
 struct Outgoing {
-    chat: ChatId,
-    json: Bytes,
+    target: Target,
+    body: Bytes,
 }
 
 /// Fan-out between nodes through Redis pub/sub, with local delivery through a
@@ -177,9 +211,9 @@ pub struct RedisBroker {
     /// Chats that just got their first local subscriber, for the listener to subscribe.
     wanted: mpsc::UnboundedSender<ChatId>,
     outbox: mpsc::Sender<Outgoing>,
-    /// Chats whose events did not fit in the outbox (a `std` mutex, never held across
-    /// `.await`).
-    overflow: Arc<Mutex<HashSet<ChatId>>>,
+    /// Chats whose events (and accounts whose notices) did not fit in the outbox (a `std`
+    /// mutex, never held across `.await`).
+    overflow: Arc<Mutex<HashSet<Target>>>,
     stop: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -253,6 +287,24 @@ impl RedisBroker {
     }
 }
 
+impl RedisBroker {
+    /// Queues `outgoing` for Redis without waiting; when the outbox is full (or the
+    /// publishing task gone) its target is owed a notice instead.
+    fn queue(&self, outgoing: Outgoing) {
+        if let Err(full_or_closed) = self.outbox.try_send(outgoing) {
+            let target = match full_or_closed {
+                mpsc::error::TrySendError::Full(o) | mpsc::error::TrySendError::Closed(o) => {
+                    o.target
+                }
+            };
+            self.overflow
+                .lock()
+                .expect("overflow mutex is never poisoned")
+                .insert(target);
+        }
+    }
+}
+
 impl Drop for RedisBroker {
     fn drop(&mut self) {
         self.stop.cancel();
@@ -263,23 +315,23 @@ impl Drop for RedisBroker {
 impl Broker for RedisBroker {
     async fn publish(&self, event: SharedEvent) {
         let outgoing = Outgoing {
-            chat: event.event().chat(),
-            json: event.json().clone(),
+            target: Target::Chat(event.event().chat()),
+            body: event.json().clone(),
         };
         self.local.deliver(event);
         // Never wait for Redis here: the writer publishes between commits.
-        if let Err(full_or_closed) = self.outbox.try_send(outgoing) {
-            let chat = match full_or_closed {
-                mpsc::error::TrySendError::Full(o) | mpsc::error::TrySendError::Closed(o) => o.chat,
-            };
-            self.overflow
-                .lock()
-                .expect("overflow mutex is never poisoned")
-                .insert(chat);
-        }
+        self.queue(outgoing);
     }
 
-    fn subscribe(&self, chat: ChatId) -> broadcast::Receiver<Delivery> {
+    async fn account_changed(&self, user: UserId) {
+        self.local.account_changed(user);
+        self.queue(Outgoing {
+            target: Target::Account(user),
+            body: Bytes::from(user.0.to_string()),
+        });
+    }
+
+    fn subscribe(&self, chat: ChatId) -> Receiver {
         let (receiver, new) = self.local.subscribe_noting_new(chat);
         if new {
             // The listener subscribes (unless it still is) and then resyncs the chat, which
@@ -402,6 +454,9 @@ async fn serve_listener(
     let (mut sink, mut stream) = pubsub.split();
     let mut subscribed: HashSet<ChatId> = HashSet::new();
     let served = local.served_chats();
+    if let Err(reason) = subscribe_channels(&mut sink, vec![link.wire.accounts_channel()]).await {
+        return Ended::Lost(reason);
+    }
     if let Err(reason) = subscribe(&mut sink, &link.wire, &served).await {
         return Ended::Lost(reason);
     }
@@ -453,14 +508,17 @@ async fn serve_listener(
 
 async fn subscribe(sink: &mut PubSubSink, wire: &Wire, chats: &[ChatId]) -> Result<(), String> {
     for chunk in chats.chunks(CHANNELS_PER_COMMAND) {
-        let channels: Vec<String> = chunk.iter().map(|c| wire.channel(*c)).collect();
-        match timeout(COMMAND_TIMEOUT, sink.subscribe(&channels)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err("no answer to SUBSCRIBE".into()),
-        }
+        subscribe_channels(sink, chunk.iter().map(|c| wire.channel(*c)).collect()).await?;
     }
     Ok(())
+}
+
+async fn subscribe_channels(sink: &mut PubSubSink, channels: Vec<String>) -> Result<(), String> {
+    match timeout(COMMAND_TIMEOUT, sink.subscribe(&channels)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer to SUBSCRIBE".into()),
+    }
 }
 
 async fn unsubscribe(sink: &mut PubSubSink, wire: &Wire, chats: &[ChatId]) -> Result<(), String> {
@@ -475,9 +533,23 @@ async fn unsubscribe(sink: &mut PubSubSink, wire: &Wire, chats: &[ChatId]) -> Re
     Ok(())
 }
 
-/// Hands a message from Redis to the local subscribers of its chat.
+/// Hands a message from Redis to the local subscribers of its chat (or, an account
+/// notice, to every local subscription).
 fn relay(wire: &Wire, local: &LocalBroker, message: &redis::Msg) {
     let channel = message.get_channel_name();
+    if channel == wire.accounts_channel() {
+        match wire.read(message.get_payload_bytes()) {
+            Some(Incoming::Own) => {}
+            Some(Incoming::Event(body)) => match std::str::from_utf8(body).map(str::parse) {
+                Ok(Ok(user)) => local.account_changed(UserId(user)),
+                _ => tracing::warn!(%channel, "ignoring an unreadable account notice"),
+            },
+            Some(Incoming::Resync) | None => {
+                tracing::warn!(%channel, "ignoring an unreadable account notice");
+            }
+        }
+        return;
+    }
     let Some(chat) = wire.chat_of(channel) else {
         return;
     };
@@ -499,12 +571,13 @@ async fn publish(
     link: Link,
     first: MultiplexedConnection,
     mut outbox: mpsc::Receiver<Outgoing>,
-    overflow: Arc<Mutex<HashSet<ChatId>>>,
+    overflow: Arc<Mutex<HashSet<Target>>>,
 ) {
     let mut connection = Some(first);
     let mut batch: Vec<Outgoing> = Vec::with_capacity(PUBLISH_BATCH);
-    // Chats owed a `resync` notice (ordered, so a retry sends them in the same order).
-    let mut owed: BTreeSet<ChatId> = BTreeSet::new();
+    // Chats owed a `resync` notice and account notices to send again (ordered, so a retry
+    // sends them in the same order).
+    let mut owed: BTreeSet<Target> = BTreeSet::new();
     let mut backoff = Backoff::new();
     let mut retry_at: Option<Instant> = None;
     loop {
@@ -555,7 +628,7 @@ async fn publish(
                     }
                 };
                 let Some(conn) = reconnected else {
-                    owed.extend(batch.drain(..).map(|o| o.chat));
+                    owed.extend(batch.drain(..).map(|o| o.target));
                     if !too_early {
                         retry_at = Some(Instant::now() + backoff.next());
                     }
@@ -572,16 +645,18 @@ async fn publish(
         };
         let mut pipe = redis::pipe();
         for outgoing in &batch {
+            let channel = match outgoing.target {
+                Target::Chat(chat) => link.wire.channel(chat),
+                Target::Account(_) => link.wire.accounts_channel(),
+            };
             pipe.cmd("PUBLISH")
-                .arg(link.wire.channel(outgoing.chat))
-                .arg(link.wire.payload(&outgoing.json))
+                .arg(channel)
+                .arg(link.wire.payload(&outgoing.body))
                 .ignore();
         }
-        for chat in &owed {
-            pipe.cmd("PUBLISH")
-                .arg(link.wire.channel(*chat))
-                .arg(link.wire.payload(RESYNC))
-                .ignore();
+        for target in &owed {
+            let (channel, payload) = target.owed_notice(&link.wire);
+            pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
         }
         let outcome = match timeout(COMMAND_TIMEOUT, pipe.exec_async(conn)).await {
             Ok(Ok(())) => Ok(()),
@@ -595,7 +670,7 @@ async fn publish(
             }
             Err(reason) => {
                 // Some of these may have gone out; the chats get a notice either way.
-                owed.extend(batch.drain(..).map(|o| o.chat));
+                owed.extend(batch.drain(..).map(|o| o.target));
                 tracing::warn!(
                     %reason,
                     owed = owed.len(),
@@ -660,6 +735,25 @@ mod tests {
         assert_eq!(wire.chat_of("t_1:events:42"), Some(ChatId(42)));
         assert_eq!(wire.chat_of("other:events:42"), None);
         assert_eq!(wire.chat_of("t_1:events:x"), None);
+        assert_eq!(wire.accounts_channel(), "t_1:accounts");
+        assert_eq!(wire.chat_of("t_1:accounts"), None);
+    }
+
+    #[test]
+    fn what_is_owed_after_a_failed_publish_goes_where_it_belongs() {
+        let wire = Wire::new("p:");
+        let (channel, payload) = Target::Chat(ChatId(7)).owed_notice(&wire);
+        assert_eq!(channel, "p:events:7");
+        assert!(matches!(
+            Wire::new("p:").read(&payload),
+            Some(Incoming::Resync)
+        ));
+        let (channel, payload) = Target::Account(UserId(42)).owed_notice(&wire);
+        assert_eq!(channel, "p:accounts");
+        assert!(matches!(
+            Wire::new("p:").read(&payload),
+            Some(Incoming::Event(b"42"))
+        ));
     }
 
     #[test]

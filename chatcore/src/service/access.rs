@@ -1,14 +1,26 @@
-//! The access rules shared by the services: who may read a chat, who is an admin.
+//! The access rules shared by the services: whose account still acts, who may read a chat,
+//! who is an admin. They read the actor's account as it stands: a held [`Actor`] says what
+//! its user was when authenticated, not whether they have been deactivated or demoted since.
 
 use crate::auth::Actor;
 use crate::error::{Error, Result};
 use crate::model::ChatId;
-use crate::store::{ChatRecord, Store};
+use crate::store::{ChatRecord, Store, UserRecord};
 
-/// Refuses anyone but an admin.
-pub(super) fn require_admin(actor: &Actor) -> Result<()> {
-    if actor.is_admin() {
-        Ok(())
+/// The actor's account as it stands; a deactivated (or vanished) account no longer acts:
+/// `Unauthenticated`, as its revoked credentials answer.
+pub(super) async fn current_account(store: &dyn Store, actor: &Actor) -> Result<UserRecord> {
+    match store.user_by_id(actor.id()).await? {
+        Some(record) if record.is_active => Ok(record),
+        _ => Err(Error::Unauthenticated),
+    }
+}
+
+/// Refuses anyone but an active admin; returns the admin's account.
+pub(super) async fn require_admin(store: &dyn Store, actor: &Actor) -> Result<UserRecord> {
+    let account = current_account(store, actor).await?;
+    if account.is_admin {
+        Ok(account)
     } else {
         Err(Error::forbidden("Only admins may do this"))
     }
@@ -24,15 +36,26 @@ pub(super) async fn existing_chat(store: &dyn Store, chat: ChatId) -> Result<Cha
     store.chat(chat).await?.ok_or(Error::NotFound("Chat"))
 }
 
-/// The chat, if the actor may read it: members and admins (404 before 403).
+/// A chat the actor may read, and whether they read it as an admin.
+pub(super) struct Readable {
+    pub(super) chat: ChatRecord,
+    pub(super) admin: bool,
+}
+
+/// The chat, if the actor may read it: active members and admins (401 for a deactivated
+/// account, then 404 before 403).
 pub(super) async fn readable_chat(
     store: &dyn Store,
     actor: &Actor,
     chat: ChatId,
-) -> Result<ChatRecord> {
+) -> Result<Readable> {
+    let account = current_account(store, actor).await?;
     let record = existing_chat(store, chat).await?;
-    if actor.is_admin() || store.is_member(chat, actor.id()).await? {
-        Ok(record)
+    if account.is_admin || store.is_member(chat, actor.id()).await? {
+        Ok(Readable {
+            chat: record,
+            admin: account.is_admin,
+        })
     } else {
         Err(not_a_member())
     }

@@ -334,7 +334,7 @@ impl AuthService for CoreAuth {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<UserDetail>> {
-        require_admin(actor)?;
+        require_admin(&*self.store, actor).await?;
         let limit = PageLimit::try_from(i64::from(limit))?;
         let pattern = (!query.trim().is_empty()).then(|| validate::like_pattern(query));
         let records = self
@@ -350,7 +350,7 @@ impl AuthService for CoreAuth {
         user: UserId,
         update: UserFlagsUpdate,
     ) -> Result<UserDetail> {
-        require_admin(actor)?;
+        require_admin(&*self.store, actor).await?;
         let demotes = update.is_superuser == Some(false) || update.is_active == Some(false);
         if user == actor.id() && demotes {
             return Err(Error::conflict("You cannot demote or deactivate yourself"));
@@ -369,6 +369,10 @@ impl AuthService for CoreAuth {
                 at_seq,
             };
             self.broker.publish(EventFrame::new(event)).await;
+        }
+        // The user's streams of chats they are not a member of (an admin's) learn it here.
+        if update.is_active.is_some() || update.is_superuser.is_some() {
+            self.broker.account_changed(user).await;
         }
         Ok(change.user.detail())
     }

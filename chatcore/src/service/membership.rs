@@ -1,7 +1,7 @@
 //! The built-in [`MembershipService`]: chats and members, with events for every change.
 
 use super::MembershipService;
-use super::access::{existing_chat, not_a_member, readable_chat, require_admin};
+use super::access::{current_account, existing_chat, not_a_member, readable_chat, require_admin};
 use crate::auth::Actor;
 use crate::broker::{Broker, EventFrame};
 use crate::error::{Error, Result};
@@ -56,7 +56,7 @@ impl CoreMembership {
 #[async_trait]
 impl MembershipService for CoreMembership {
     async fn create_chat(&self, actor: &Actor, new: NewChat) -> Result<Chat> {
-        require_admin(actor)?;
+        require_admin(&*self.store, actor).await?;
         let name = validate::chat_name(&new.name)?;
         // The store checks every member (exists, active) under its row lock.
         let id = self
@@ -68,7 +68,7 @@ impl MembershipService for CoreMembership {
 
     async fn rename_chat(&self, actor: &Actor, chat: ChatId, name: &str) -> Result<Chat> {
         existing_chat(&*self.store, chat).await?;
-        require_admin(actor)?;
+        require_admin(&*self.store, actor).await?;
         let name = validate::chat_name(name)?;
         let at_seq = self
             .store
@@ -82,7 +82,7 @@ impl MembershipService for CoreMembership {
 
     async fn delete_chat(&self, actor: &Actor, chat: ChatId) -> Result<()> {
         existing_chat(&*self.store, chat).await?;
-        require_admin(actor)?;
+        require_admin(&*self.store, actor).await?;
         let at_seq = self
             .store
             .delete_chat(chat)
@@ -93,8 +93,9 @@ impl MembershipService for CoreMembership {
     }
 
     async fn get_chat(&self, actor: &Actor, chat: ChatId) -> Result<Chat> {
+        let account = current_account(&*self.store, actor).await?;
         let full = self.full_chat(actor, chat).await?;
-        if actor.is_admin() || full.participants.iter().any(|u| u.id == actor.id()) {
+        if account.is_admin || full.participants.iter().any(|u| u.id == actor.id()) {
             Ok(full)
         } else {
             Err(not_a_member())
@@ -102,7 +103,7 @@ impl MembershipService for CoreMembership {
     }
 
     async fn list_chats(&self, actor: &Actor) -> Result<Vec<Chat>> {
-        let filter = if actor.is_admin() {
+        let filter = if current_account(&*self.store, actor).await?.is_admin {
             ChatFilter::All
         } else {
             ChatFilter::MemberOf(actor.id())
@@ -113,7 +114,7 @@ impl MembershipService for CoreMembership {
 
     async fn add_member(&self, actor: &Actor, chat: ChatId, user: UserId) -> Result<Notice> {
         existing_chat(&*self.store, chat).await?;
-        require_admin(actor)?;
+        require_admin(&*self.store, actor).await?;
         let target = self.user(user).await?;
         // Whether the user is active is checked by the store, under the user's lock.
         match self.store.add_member(chat, user, timestamp::now()).await? {
@@ -133,9 +134,10 @@ impl MembershipService for CoreMembership {
     async fn remove_member(&self, actor: &Actor, chat: ChatId, user: UserId) -> Result<Notice> {
         existing_chat(&*self.store, chat).await?;
         let reason = if user == actor.id() {
+            current_account(&*self.store, actor).await?;
             RemovalReason::Left
         } else {
-            require_admin(actor)?;
+            require_admin(&*self.store, actor).await?;
             RemovalReason::Removed
         };
         let target = self.user(user).await?;

@@ -1,7 +1,7 @@
 //! The built-in [`MessagingService`]: posts go through the group-commit writer, history
 //! and read markers come from the store, subscriptions join the broker with the store.
 
-use super::access::{existing_chat, not_a_member, readable_chat};
+use super::access::{Readable, current_account, existing_chat, not_a_member, readable_chat};
 use super::{MessagingService, Posted, Subscription};
 use crate::auth::Actor;
 use crate::broker::{Broker, EventFrame};
@@ -49,7 +49,8 @@ impl MessagingService for CoreMessaging {
             .as_deref()
             .map(validate::client_id)
             .transpose()?;
-        // The chat and the membership are checked by the writer, under the chat's lock.
+        // The chat, the membership and that the author is active are checked by the
+        // writer, under the chat's lock.
         let stored = self
             .writer
             .submit(PendingMessage {
@@ -85,6 +86,7 @@ impl MessagingService for CoreMessaging {
         }
         // One statement checks the membership and moves the marker; the chat is looked up
         // only to tell a missing chat (404) from a non-member (403).
+        current_account(&*self.store, actor).await?;
         let Some(update) = self.store.mark_read(chat, actor.id(), seq).await? else {
             existing_chat(&*self.store, chat).await?;
             return Err(not_a_member());
@@ -112,13 +114,18 @@ impl MessagingService for CoreMessaging {
         chat: ChatId,
         after_seq: Option<i64>,
     ) -> Result<Subscription> {
-        readable_chat(&*self.store, actor, chat).await?;
         // The same rule as a history page's `after_seq`.
         Cursor::parse(None, after_seq)?;
-        // Register first, then read where the chat stands: nothing committed in between is
-        // lost, since the live stream has it or the store does.
+        // Register first, then check access and read where the chat stands: a removal,
+        // deactivation or deletion committed before the check is seen by it, one committed
+        // after reaches the registered stream; a message committed in between is in the
+        // live stream or in the store. (Dropping the receiver on a refusal unregisters.)
         let receiver = self.broker.subscribe(chat);
-        let now_at = existing_chat(&*self.store, chat).await?.last_seq;
+        let Readable {
+            chat: record,
+            admin,
+        } = readable_chat(&*self.store, actor, chat).await?;
+        let now_at = record.last_seq;
         if after_seq.is_some_and(|seq| seq > now_at) {
             // A client cannot have seen it: resuming there would skip messages to come.
             return Err(Error::invalid(
@@ -130,6 +137,7 @@ impl MessagingService for CoreMessaging {
             self.store.clone(),
             receiver,
             actor.clone(),
+            admin,
             chat,
             after_seq.unwrap_or(now_at),
             now_at,

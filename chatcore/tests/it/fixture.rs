@@ -1,7 +1,7 @@
 //! Test fixture: a fresh core on a fresh database per test, helpers to make actors, and the
 //! `contract_tests!` macro that instantiates a test for every backend.
 
-use chatcore::broker::LocalBroker;
+use chatcore::broker::{Broker, LocalBroker};
 use chatcore::model::{
     ChatId, Message, NewChat, NewMessage, PageRequest, Registration, UserFlagsUpdate, UserId,
 };
@@ -125,6 +125,13 @@ impl TestCore {
             _dir: dir,
             _schema: schema,
         }
+    }
+
+    /// A second core on this core's database with another broker (a test double, or a
+    /// broker the test keeps a handle on). Actors of either core work on both.
+    pub fn core_with_broker(&self, broker: Arc<dyn Broker>) -> ChatCore {
+        let config = self.core.config().clone();
+        ChatCore::with_parts(self.store.clone(), broker, config).unwrap()
     }
 
     /// Registers `name` and returns the actor with their token.
@@ -276,6 +283,14 @@ pub fn text(content: &str) -> NewMessage {
         content: content.into(),
         client_id: None,
     }
+}
+
+/// The next event of a subscription (`None` once it has ended); panics after 10 s.
+pub async fn next(sub: &mut Subscription) -> Option<chatcore::model::Event> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), sub.next())
+        .await
+        .expect("an event within 10 s")
+        .map(|frame| frame.event().clone())
 }
 
 /// The kind of an error result, for compact assertions.

@@ -8,6 +8,7 @@ mod membership;
 mod messaging;
 mod migrations;
 mod nodes;
+mod streams;
 mod subscription;
 mod times;
 mod unread;

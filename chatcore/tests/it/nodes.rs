@@ -5,7 +5,9 @@
 
 use chatcore::broker::redis::{RedisBroker, RedisError, RedisSettings};
 use chatcore::broker::{Broker, Delivery};
-use chatcore::model::{ChatId, Event, NewChat, NewMessage, Registration, RemovalReason, UserId};
+use chatcore::model::{
+    ChatId, Event, NewChat, NewMessage, Registration, RemovalReason, UserFlagsUpdate, UserId,
+};
 use chatcore::testing::{PgTestSchema, RedisServer, postgres_url, redis_url, unique_prefix};
 use chatcore::{Actor, ChatCore, Config, Subscription};
 use std::collections::HashMap;
@@ -427,4 +429,43 @@ async fn a_node_does_not_start_without_its_redis() {
         .await
         .expect_err("not a Redis URL");
     assert!(matches!(err, RedisError::InvalidUrl { .. }), "{err:?}");
+}
+
+/// An admin who is not a member follows a chat on node A; node B demotes them. Only the
+/// account notice through Redis can tell A (the chat's own channel carries nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_admin_demoted_on_one_node_loses_the_stream_on_the_other() {
+    let Some(redis) = redis_url() else { return };
+    let Some(nodes) = nodes(&redis).await else {
+        return;
+    };
+    let (a, b) = (&nodes.a, &nodes.b);
+    let root = admin(a, "root").await;
+    let ops = admin(a, "ops").await;
+    let alice = register(a, "alice").await;
+    let chat = chat(a, root, &[alice]).await;
+    let mut sub = a
+        .messaging()
+        .subscribe(&on(a, ops).await, chat, None)
+        .await
+        .unwrap();
+    // Once B's message arrives, A's subscription to the chat's channel (and the resync
+    // that follows it) is behind us.
+    let first = post(b, &on(b, alice).await, chat, "hello".into()).await;
+    messages_until(&mut sub, first, Duration::from_secs(10)).await;
+    let demotion = UserFlagsUpdate {
+        is_superuser: Some(false),
+        ..UserFlagsUpdate::default()
+    };
+    b.auth()
+        .update_user(&on(b, root).await, ops, demotion)
+        .await
+        .unwrap();
+    let ended = next(&mut sub, Duration::from_secs(10)).await;
+    assert!(
+        matches!(&ended, Some(Event::MemberRemoved { user, reason: RemovalReason::Removed, .. }) if user.id == ops),
+        "{ended:?}"
+    );
+    assert_eq!(next(&mut sub, Duration::from_secs(10)).await, None);
+    nodes.stop().await;
 }

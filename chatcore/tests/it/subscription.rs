@@ -1,9 +1,8 @@
 //! Live subscriptions: backlog then live, no gap and no duplicate, membership events, lag.
 
-use crate::fixture::{TestCore, contract_tests, kind, text};
+use crate::fixture::{TestCore, contract_tests, kind, next, text};
 use chatcore::model::{Event, RemovalReason};
-use chatcore::{Config, ErrorKind, Subscription};
-use std::time::Duration;
+use chatcore::{Config, ErrorKind};
 
 contract_tests!(
     resuming_while_others_post_misses_nothing_and_repeats_nothing,
@@ -14,13 +13,6 @@ contract_tests!(
     a_rename_reaches_subscribers,
     resuming_beyond_the_last_message_is_invalid,
 );
-
-async fn next(sub: &mut Subscription) -> Option<Event> {
-    tokio::time::timeout(Duration::from_secs(10), sub.next())
-        .await
-        .expect("an event within 10 s")
-        .map(|frame| frame.event().clone())
-}
 
 async fn resuming_while_others_post_misses_nothing_and_repeats_nothing(t: TestCore) {
     const TOTAL: i64 = 600;

@@ -3,9 +3,9 @@
 //!
 //! A batch is one transaction. Its items are grouped by chat and the chats are locked in
 //! ascending id order (two nodes' batches cannot deadlock). Under each chat's lock, its
-//! share goes through five steps: the members among the authors (one query), the triage of
-//! each item (not a member, a `client_id` already stored, a `client_id` repeated within the
-//! batch, or new with the next `seq`), one multi-row insert of the new ones, one update
+//! share goes through five steps: whether each author is active and a member (one query),
+//! the triage of each item (an inactive author, not a member, a `client_id`
+//! already stored, a `client_id` repeated within the batch, or new with the next `seq`), one multi-row insert of the new ones, one update
 //! moving each author's read marker to their newest message, and last the in-batch
 //! repeats, which answer what their first occurrence got.
 
@@ -16,7 +16,7 @@ use crate::model::{ChatId, Cursor, Message, PageRequest, UserId};
 use crate::store::sql::{MESSAGE_SELECT, MessageRow, internal};
 use crate::store::{PendingMessage, StoredMessage};
 use sqlx::{AssertSqlSafe, Pool, QueryBuilder, Transaction};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use time::OffsetDateTime;
 
 type Tx = Transaction<'static, Db>;
@@ -67,37 +67,48 @@ async fn store_chat_share(
         }
         return Ok(());
     };
-    let members = members_among_authors(tx, chat, indices, batch).await?;
-    let share = triage(tx, chat, last_seq, indices, batch, &members, results).await?;
+    let authors = authors_standing(tx, chat, indices, batch).await?;
+    let share = triage(tx, chat, last_seq, indices, batch, &authors, results).await?;
     insert(tx, chat, &share.new, batch, now, results).await?;
     mark_authors_read(tx, chat, &share.new, batch).await?;
     resolve_in_batch_duplicates(&share.repeats, results);
     Ok(())
 }
 
-/// The authors of the share who are members of the chat: one query under the lock.
-async fn members_among_authors(
+/// Each author of the share as it stands: whether their account is active, and whether they
+/// are a member of the chat. One query under the lock (a deactivation commits before it, or
+/// waits for this chat's lock and takes its `at_seq` after this batch).
+async fn authors_standing(
     tx: &mut Tx,
     chat: ChatId,
     indices: &[usize],
     batch: &[PendingMessage],
-) -> sqlx::Result<HashSet<UserId>> {
+) -> sqlx::Result<HashMap<UserId, Standing>> {
     let mut authors: Vec<UserId> = indices.iter().map(|&i| batch[i].author.id).collect();
     authors.sort_unstable();
     authors.dedup();
-    let mut query = QueryBuilder::<Db>::new("SELECT user_id FROM memberships WHERE chat_id = ");
-    query.push_bind(chat).push(" AND user_id IN (");
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT u.id, u.is_active, m.user_id IS NOT NULL FROM users u \
+         LEFT JOIN memberships m ON m.user_id = u.id AND m.chat_id = ",
+    );
+    query.push_bind(chat).push(" WHERE u.id IN (");
     let mut list = query.separated(", ");
     for author in &authors {
         list.push_bind(*author);
     }
     list.push_unseparated(")");
-    Ok(query
-        .build_query_scalar()
-        .fetch_all(&mut **tx)
-        .await?
+    let rows: Vec<(UserId, bool, bool)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    Ok(rows
         .into_iter()
+        .map(|(user, active, member)| (user, Standing { active, member }))
         .collect())
+}
+
+/// An author's account and membership, as read under the chat's lock.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    active: bool,
+    member: bool,
 }
 
 /// A chat's share of a batch after [`triage`].
@@ -108,7 +119,8 @@ struct Share {
     repeats: Vec<(usize, usize)>,
 }
 
-/// Sorts each item of the share, in order: a non-member's is refused; one whose
+/// Sorts each item of the share, in order: an inactive author's (a held actor of a
+/// deactivated user) and a non-member's are refused; one whose
 /// `client_id` is already stored answers the stored message; one repeating the `client_id`
 /// of an earlier item waits for that item's result; any other gets the next `seq`.
 async fn triage(
@@ -117,7 +129,7 @@ async fn triage(
     mut last_seq: i64,
     indices: &[usize],
     batch: &[PendingMessage],
-    members: &HashSet<UserId>,
+    authors: &HashMap<UserId, Standing>,
     results: &mut Results,
 ) -> sqlx::Result<Share> {
     // (author, client_id) -> index of the item in this batch that stores it.
@@ -129,7 +141,12 @@ async fn triage(
     for &i in indices {
         let item = &batch[i];
         let author = item.author.id;
-        if !members.contains(&author) {
+        let standing = authors.get(&author);
+        if !standing.is_some_and(|s| s.active) {
+            results[i] = Some(Err(Error::Unauthenticated));
+            continue;
+        }
+        if !standing.is_some_and(|s| s.member) {
             results[i] = Some(Err(Error::forbidden("You are not a member of this chat")));
             continue;
         }
