@@ -212,6 +212,9 @@
       attempt = 0;
       setConn("online");
       flush();
+      // What was seen while the socket was down (the page's own history on load, or what a
+      // resume brought) is marked read now.
+      seeIfVisible();
     });
     ws.addEventListener("message", function (event) {
       if (socket === ws) onFrame(event.data);

@@ -153,6 +153,33 @@ async fn until(c: &Client, what: &str, script: &str) {
     }
 }
 
+/// Reloads the page until `script` returns `true` in it (for what a page shows only when
+/// it is rendered, like the chat list's badges).
+async fn reload_until(c: &Client, what: &str, script: &str) {
+    let started = Instant::now();
+    loop {
+        c.refresh().await.expect("the page reloads");
+        if js(c, script).await == Value::Bool(true) {
+            return;
+        }
+        assert!(started.elapsed() < PATIENCE, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The number on the first chat's unread badge in the chat list (0 without a badge).
+async fn unread_badge(c: &Client) -> i64 {
+    let text = js(
+        c,
+        "const badge = document.querySelector('.chat-item .unread-badge');
+         return badge ? badge.textContent.trim() : '0';",
+    )
+    .await;
+    text.as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("the badge holds a number: {text}"))
+}
+
 /// Waits until the page at `path` (a path prefix) is loaded.
 async fn until_at(c: &Client, path: &str) {
     let started = Instant::now();
@@ -528,6 +555,43 @@ async fn two_people_talk_live_through_a_restart_in_headless_chromium() {
     a.goto(&format!("{base}/chats/")).await.unwrap();
     until_at(&a, "/chats/").await;
     screenshot(&a, "chats").await;
+
+    // Bob writes while Anna is on her chat list: it shows the unread badge, which is gone
+    // once she has opened the room and seen the messages.
+    let unread_before = unread_badge(&a).await;
+    say(&b, "Anna, are you there?").await;
+    say(&b, "Ping.").await;
+    let counted = format!(
+        "const badge = document.querySelector('.chat-item .unread-badge');
+         return badge !== null && badge.textContent.trim() === '{}';",
+        unread_before + 2
+    );
+    reload_until(&a, "Bob's two messages counted in Anna's list", &counted).await;
+    assert_eq!(
+        js(
+            &a,
+            "return document.querySelectorAll('.chat-item-unread').length;"
+        )
+        .await,
+        json!(1),
+        "the chat is marked unread"
+    );
+    screenshot(&a, "chats_unread").await;
+    a.goto(&room).await.unwrap();
+    until(
+        &a,
+        "Bob's ping in Anna's room",
+        "return [...document.querySelectorAll('.msg-text')].some(p => p.textContent === 'Ping.');",
+    )
+    .await;
+    a.goto(&format!("{base}/chats/")).await.unwrap();
+    until_at(&a, "/chats/").await;
+    reload_until(
+        &a,
+        "the badge is gone once Anna saw the room",
+        "return document.querySelector('.unread-badge') === null;",
+    )
+    .await;
 
     // At phone width nothing overflows.
     for c in [&a, &b] {
