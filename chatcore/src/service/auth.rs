@@ -1,7 +1,7 @@
 //! The built-in [`AuthService`] and [`Authenticator`]: accounts in the store, argon2id
 //! passwords, API tokens and sessions kept as SHA-256 hashes.
 
-use super::access::require_admin;
+use super::access::{current_account, require_admin};
 use super::{AuthService, Authenticator, ExternalIdentity, NewSession};
 use crate::auth::{
     Actor, ClientInfo, Credential, LoginLimiter, PasswordHasher, new_token, random_hex, sha256_hex,
@@ -284,11 +284,11 @@ impl AuthService for CoreAuth {
     }
 
     async fn me(&self, actor: &Actor) -> Result<UserDetail> {
-        Ok(self.record(actor.id()).await?.detail())
+        Ok(current_account(&*self.store, actor).await?.detail())
     }
 
     async fn update_profile(&self, actor: &Actor, update: ProfileUpdate) -> Result<UserDetail> {
-        let current = self.record(actor.id()).await?;
+        let current = current_account(&*self.store, actor).await?;
         let first_name = match &update.first_name {
             Some(v) => validate::person_name("first_name", v)?,
             None => current.first_name.clone(),
@@ -311,7 +311,7 @@ impl AuthService for CoreAuth {
     }
 
     async fn change_password(&self, actor: &Actor, old: &str, new: &str) -> Result<String> {
-        let record = self.record(actor.id()).await?;
+        let record = current_account(&*self.store, actor).await?;
         if !self.hasher.verify(old, Some(&record.password_hash)).await? {
             return Err(Error::invalid(
                 "old_password",

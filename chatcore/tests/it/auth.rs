@@ -37,6 +37,7 @@ contract_tests!(
     an_external_identity_needs_an_issuer_and_a_subject,
     racing_first_requests_of_one_identity_make_one_account,
     basic_credentials_authenticate_like_login,
+    a_deactivated_users_held_actor_cannot_read_or_change_the_account,
 );
 
 fn reg(username: &str, password: &str, email: &str) -> Registration {
@@ -679,4 +680,35 @@ async fn a_session_opened_during_a_deactivation_never_works_again(t: TestCore) {
             assert!(again.is_err(), "round {round}: the session works again");
         }
     }
+}
+
+/// An `Actor` held from before a deactivation (an open socket's, an embedder's) no longer
+/// reads or changes the account: `Unauthenticated`, as its revoked credentials answer.
+async fn a_deactivated_users_held_actor_cannot_read_or_change_the_account(t: TestCore) {
+    let root = t.admin("root").await;
+    let bob = t.user("bob").await;
+    let auth = t.core.auth();
+    let before = auth.me(&bob).await.unwrap();
+    t.set_active(&root, bob.id(), false).await;
+    assert_eq!(kind(auth.me(&bob).await), ErrorKind::Unauthenticated);
+    let update = ProfileUpdate {
+        first_name: Some("Robert".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        kind(auth.update_profile(&bob, update).await),
+        ErrorKind::Unauthenticated
+    );
+    let changed = auth
+        .change_password(&bob, PASSWORD, "another correct horse battery")
+        .await;
+    assert_eq!(kind(changed), ErrorKind::Unauthenticated);
+    t.set_active(&root, bob.id(), true).await;
+    let me = auth.me(&bob).await.unwrap();
+    assert_eq!(
+        me.user.first_name, before.user.first_name,
+        "nothing changed while inactive"
+    );
+    let login = auth.login("bob", PASSWORD, &ClientInfo::default()).await;
+    assert!(login.is_ok(), "the password did not change");
 }
