@@ -2,7 +2,8 @@
 //! bind port 0), serves each with hyper-util's auto (HTTP/1.1 + HTTP/2) builder with
 //! upgrades, and on shutdown stops accepting, lets open requests finish (bounded by the
 //! grace period) and waits for tracked tasks such as WebSocket sessions.
-//! [`Application`] is the binary's path: open the core, bind, serve until a signal.
+//! [`serve_with_metrics`] adds the metrics listener beside it. [`Application`] is the binary's
+//! path: open the core, bind, serve until a signal.
 
 use crate::conn::ClientSocket;
 use crate::http::client_ip::PeerAddr;
@@ -142,10 +143,37 @@ pub async fn serve(
     Ok(())
 }
 
-/// The binary's server: a core on its database and a bound listener.
+/// [`serve`], and beside it, when `metrics` is a listener, the Prometheus metrics on it
+/// ([`crate::metrics::serve`]); both stop with `shutdown`, the metrics once [`serve`] has
+/// returned.
+///
+/// # Errors
+/// See [`serve`].
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    services: Services,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let stop_metrics = shutdown.child_token();
+    let metrics = metrics.map(|l| tokio::spawn(crate::metrics::serve(l, stop_metrics.clone())));
+    let result = serve(listener, services, settings, shutdown).await;
+    stop_metrics.cancel();
+    if let Some(task) = metrics
+        && let Err(e) = task.await
+    {
+        tracing::warn!(error = %e, "the metrics listener failed");
+    }
+    result
+}
+
+/// The binary's server: a core on its database and a bound listener (and one for metrics
+/// with [`Application::with_metrics`]).
 pub struct Application {
     core: ChatCore,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     settings: Settings,
 }
 
@@ -165,6 +193,7 @@ impl Application {
         Ok(Self {
             core,
             listener,
+            metrics: None,
             settings,
         })
     }
@@ -188,6 +217,7 @@ impl Application {
         Ok(Self {
             core,
             listener,
+            metrics: None,
             settings,
         })
     }
@@ -200,12 +230,34 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// Also serves the Prometheus metrics on `bind`, a listener apart from the public one.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn with_metrics(mut self, bind: SocketAddr) -> Result<Self, ServeError> {
+        self.metrics = Some(TcpListener::bind(bind).await?);
+        Ok(self)
+    }
+
+    /// The metrics listener's address, if metrics are served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` is cancelled, then stores every queued message and stops.
     ///
     /// # Errors
     /// See [`serve`].
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), ServeError> {
-        let result = serve(self.listener, self.core.services(), self.settings, shutdown).await;
+        let services = self.core.services();
+        let result = serve_with_metrics(
+            self.listener,
+            self.metrics,
+            services,
+            self.settings,
+            shutdown,
+        )
+        .await;
         self.core.shutdown().await;
         result
     }
