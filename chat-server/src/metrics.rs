@@ -234,14 +234,16 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// An open WebSocket session: counted in [`WEBSOCKETS_OPEN`] from [`OpenSocket::new`] until
-/// dropped, whichever way the session ends.
-pub struct OpenSocket(());
+/// dropped, whichever way the session ends. It keeps the gauge it incremented, so a socket
+/// opened before the recorder was installed is not subtracted from the real gauge.
+pub struct OpenSocket(metrics::Gauge);
 
 impl OpenSocket {
     /// Counts one more open socket.
     pub fn new() -> Self {
-        metrics::gauge!(WEBSOCKETS_OPEN).increment(1.0);
-        Self(())
+        let gauge = metrics::gauge!(WEBSOCKETS_OPEN);
+        gauge.increment(1.0);
+        Self(gauge)
     }
 }
 
@@ -253,7 +255,7 @@ impl Default for OpenSocket {
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
-        metrics::gauge!(WEBSOCKETS_OPEN).decrement(1.0);
+        self.0.decrement(1.0);
     }
 }
 
