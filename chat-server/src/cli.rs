@@ -515,17 +515,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["--metrics-bind", "not an address"]).is_err());
-        use clap::CommandFactory;
-        let command = Cli::command();
-        let arg = command
-            .get_arguments()
-            .find(|a| a.get_id() == "metrics_bind")
-            .unwrap();
-        assert_eq!(
-            arg.get_env().and_then(|v| v.to_str()),
-            Some("CHAT_METRICS_BIND")
-        );
-        assert!(arg.is_hide_env_values_set());
+        // Its CHAT_METRICS_BIND and hidden value: the tests over every flag below.
     }
 
     #[test]

@@ -117,16 +117,8 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) {
     let handle = install();
     let connections = TaskTracker::new();
     loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics: accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
+        let Some((stream, _)) = crate::app::accept(&listener, &shutdown).await else {
+            break;
         };
         let shutdown = shutdown.clone();
         connections.spawn(async move {

@@ -11,6 +11,9 @@ use serde_json::json;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// A sample's labels, `(name, value)`.
+type Labels<'a> = &'a [(&'a str, &'a str)];
+
 /// One scrape of a metrics listener.
 struct Scrape(String);
 
@@ -30,7 +33,7 @@ impl Scrape {
     }
 
     /// The sum of the samples of `name` carrying every label of `labels` (0 when none).
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    fn value(&self, name: &str, labels: Labels) -> f64 {
         self.0
             .lines()
             .filter(|line| !line.starts_with('#'))
@@ -50,11 +53,6 @@ impl Scrape {
     fn has_family(&self, name: &str, kind: &str) -> bool {
         self.0.contains(&format!("# TYPE {name} {kind}\n"))
     }
-}
-
-/// How much `name` (with `labels`) grew from `before` to `after`.
-fn grew(before: &Scrape, after: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
-    after.value(name, labels) - before.value(name, labels)
 }
 
 #[tokio::test]
@@ -91,43 +89,48 @@ async fn the_metrics_listener_serves_every_family_after_requests_logins_and_a_so
     ws.close(None).await.expect("the socket closes");
 
     let after = Scrape::of(&app).await;
-    let list = [
-        ("route", "/api/chat/"),
-        ("method", "GET"),
-        ("status", "200"),
+    let requests = "chat_http_requests_total";
+    let seconds = "chat_http_request_duration_seconds";
+    let grown: &[(&str, Labels, f64)] = &[
+        (
+            requests,
+            &[
+                ("route", "/api/chat/"),
+                ("method", "GET"),
+                ("status", "200"),
+            ],
+            2.0,
+        ),
+        (
+            requests,
+            &[("route", "/api/chat/{id}/"), ("status", "404")],
+            1.0,
+        ),
+        (requests, &[("route", "unmatched"), ("status", "404")], 1.0),
+        (
+            &format!("{seconds}_count"),
+            &[("route", "/api/chat/"), ("method", "GET")],
+            2.0,
+        ),
+        (
+            &format!("{seconds}_bucket"),
+            &[("route", "/api/chat/"), ("le", "+Inf")],
+            2.0,
+        ),
+        ("chat_login_failures_total", &[], 2.0),
+        ("chat_login_limiter_refusals_total", &[], 1.0),
+        ("chat_websocket_deliveries_total", &[], 1.0),
+        ("chat_writer_batch_size_count", &[], 1.0),
+        ("chat_writer_commit_seconds_count", &[], 1.0),
     ];
-    assert!(grew(&before, &after, "chat_http_requests_total", &list) >= 2.0);
-    let detail = [("route", "/api/chat/{id}/"), ("status", "404")];
-    assert!(grew(&before, &after, "chat_http_requests_total", &detail) >= 1.0);
-    let unmatched = [("route", "unmatched"), ("status", "404")];
-    assert!(grew(&before, &after, "chat_http_requests_total", &unmatched) >= 1.0);
+    for (name, labels, at_least) in grown {
+        let delta = after.value(name, labels) - before.value(name, labels);
+        assert!(delta >= *at_least, "{name} {labels:?} grew by {delta}");
+    }
     assert!(
         !after.0.contains("987654") && !after.0.contains("123456"),
         "labels hold route patterns, never raw paths"
     );
-    let timed = [("route", "/api/chat/"), ("method", "GET")];
-    assert!(
-        grew(
-            &before,
-            &after,
-            "chat_http_request_duration_seconds_count",
-            &timed
-        ) >= 2.0
-    );
-    let le = [("route", "/api/chat/"), ("le", "+Inf")];
-    assert!(
-        grew(
-            &before,
-            &after,
-            "chat_http_request_duration_seconds_bucket",
-            &le
-        ) >= 2.0
-    );
-    assert!(grew(&before, &after, "chat_login_failures_total", &[]) >= 2.0);
-    assert!(grew(&before, &after, "chat_login_limiter_refusals_total", &[]) >= 1.0);
-    assert!(grew(&before, &after, "chat_websocket_deliveries_total", &[]) >= 1.0);
-    assert!(grew(&before, &after, "chat_writer_batch_size_count", &[]) >= 1.0);
-    assert!(grew(&before, &after, "chat_writer_commit_seconds_count", &[]) >= 1.0);
     for (family, kind) in [
         ("chat_http_requests_total", "counter"),
         ("chat_http_request_duration_seconds", "histogram"),
