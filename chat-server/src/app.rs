@@ -2,7 +2,8 @@
 //! bind port 0), serves each with hyper-util's auto (HTTP/1.1 + HTTP/2) builder with
 //! upgrades, and on shutdown stops accepting, lets open requests finish (bounded by the
 //! grace period) and waits for tracked tasks such as WebSocket sessions.
-//! [`Application`] is the binary's path: open the core, bind, serve until a signal.
+//! [`serve_with_metrics`] adds the metrics listener beside it. [`Application`] is the binary's
+//! path: open the core, bind, serve until a signal.
 
 use crate::conn::ClientSocket;
 use crate::http::client_ip::PeerAddr;
@@ -18,7 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -87,17 +88,8 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
+        let Some((stream, peer)) = accept(&listener, &shutdown).await else {
+            break;
         };
         let service = service.clone();
         let hyper_service = hyper::service::service_fn(move |mut req| {
@@ -142,10 +134,58 @@ pub async fn serve(
     Ok(())
 }
 
-/// The binary's server: a core on its database and a bound listener.
+/// The next connection on `listener`; `None` once `shutdown` is cancelled. A failed accept
+/// (out of file descriptors and the like) is logged and retried after a pause: the server
+/// keeps serving.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+    shutdown: &CancellationToken,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => return Some(pair),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            () = shutdown.cancelled() => return None,
+        }
+    }
+}
+
+/// [`serve`], and beside it, when `metrics` is a listener, the Prometheus metrics on it
+/// ([`crate::metrics::serve`]); both stop with `shutdown`, the metrics once [`serve`] has
+/// returned.
+///
+/// # Errors
+/// See [`serve`].
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    services: Services,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let stop_metrics = shutdown.child_token();
+    let metrics = metrics.map(|l| tokio::spawn(crate::metrics::serve(l, stop_metrics.clone())));
+    let result = serve(listener, services, settings, shutdown).await;
+    stop_metrics.cancel();
+    if let Some(task) = metrics
+        && let Err(e) = task.await
+    {
+        tracing::warn!(error = %e, "the metrics listener failed");
+    }
+    result
+}
+
+/// The binary's server: a core on its database and a bound listener (and one for metrics
+/// with [`Application::with_metrics`]).
 pub struct Application {
     core: ChatCore,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     settings: Settings,
 }
 
@@ -165,6 +205,7 @@ impl Application {
         Ok(Self {
             core,
             listener,
+            metrics: None,
             settings,
         })
     }
@@ -188,6 +229,7 @@ impl Application {
         Ok(Self {
             core,
             listener,
+            metrics: None,
             settings,
         })
     }
@@ -200,12 +242,34 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// Also serves the Prometheus metrics on `bind`, a listener apart from the public one.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn with_metrics(mut self, bind: SocketAddr) -> Result<Self, ServeError> {
+        self.metrics = Some(TcpListener::bind(bind).await?);
+        Ok(self)
+    }
+
+    /// The metrics listener's address, if metrics are served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` is cancelled, then stores every queued message and stops.
     ///
     /// # Errors
     /// See [`serve`].
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), ServeError> {
-        let result = serve(self.listener, self.core.services(), self.settings, shutdown).await;
+        let services = self.core.services();
+        let result = serve_with_metrics(
+            self.listener,
+            self.metrics,
+            services,
+            self.settings,
+            shutdown,
+        )
+        .await;
         self.core.shutdown().await;
         result
     }

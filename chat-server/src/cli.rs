@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the REST API (the default); applies pending migrations first.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Create an administrator account.
@@ -98,6 +98,10 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:8000"
     )]
     pub bind: SocketAddr,
+    /// Address of a separate listener serving Prometheus metrics at `/metrics` (keep it
+    /// off the public network). Unset: no metrics listener.
+    #[arg(long, hide_env_values = true, env = "CHAT_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -268,7 +272,7 @@ pub enum CliError {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         Some(Command::Migrate(db)) => {
             let core = open(&db, Config::default()).await?;
             core.shutdown().await;
@@ -334,9 +338,16 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
         None => Application::build(database_url, config, args.bind, settings).await?,
     };
+    let app = match args.metrics_bind {
+        Some(bind) => app.with_metrics(bind).await?,
+        None => app,
+    };
     let addr = app.local_addr().map_err(ServeError::from)?;
     let fan_out = redis_url.map_or_else(|| "in-process (one node)".to_owned(), redact);
     tracing::info!(%addr, database = %redact(database_url), %fan_out, "listening");
+    if let Some(metrics) = app.metrics_addr() {
+        tracing::info!(%metrics, "serving metrics at /metrics");
+    }
     app.run_until_stopped(shutdown_on_signals()).await?;
     Ok(())
 }
@@ -485,6 +496,26 @@ mod tests {
         assert_eq!(cli.serve.database.database_url, "sqlite://chat.db");
         assert_eq!(cli.serve.registration, RegistrationMode::Open);
         assert!(cli.serve.redis_url.is_none());
+        assert!(
+            cli.serve.metrics_bind.is_none(),
+            "no metrics listener by default"
+        );
+    }
+
+    #[test]
+    fn metrics_get_their_own_listener_only_when_asked() {
+        let cli = parse(&["--metrics-bind", "127.0.0.1:9100"]).unwrap();
+        assert_eq!(
+            cli.serve.metrics_bind.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9100")
+        );
+        let cli = parse(&["serve", "--metrics-bind", "[::1]:9100"]).unwrap();
+        match cli.command {
+            Some(Command::Serve(args)) => assert_eq!(args.metrics_bind.unwrap().port(), 9100),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["--metrics-bind", "not an address"]).is_err());
+        // Its CHAT_METRICS_BIND and hidden value: the tests over every flag below.
     }
 
     #[test]

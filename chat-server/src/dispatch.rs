@@ -2,21 +2,35 @@
 //! shared pipeline ([`crate::http::ctx::prepare`]), call the row's handler, and let the row's
 //! front end render any refusal. A path no route serves (404) or a wrong method (405) is
 //! answered by the front end the path belongs to ([`Front::for_path`]); `OPTIONS` lists the
-//! methods a path allows.
+//! methods a path allows. Every request is counted and timed here, labelled by its row's path
+//! pattern (never the raw path), so the metrics' label set stays bounded.
 
 use crate::http::ctx::prepare;
 use crate::http::front::{Front, Rendered};
 use crate::http::{ApiError, Body, empty};
+use crate::metrics::{RequestTimer, UNMATCHED_ROUTE};
 use crate::refusal::{Target, render};
 use crate::routes::{Match, Router};
 use crate::state::AppState;
 use http::header::{ALLOW, HeaderValue};
 use http::{Request, Response, StatusCode};
 
-/// Serves one request.
+/// Serves one request, and records it in the HTTP metrics by its route's path pattern.
 pub async fn handle(state: AppState, router: &Router, req: Request<Body>) -> Response<Body> {
+    let found = router.at(req.method(), req.uri().path());
+    let route = match &found {
+        Match::Found(route, _) => route.path,
+        _ => UNMATCHED_ROUTE,
+    };
+    let timer = RequestTimer::start(route, req.method());
+    let resp = answer(state, found, req).await;
+    timer.finish(resp.status());
+    resp
+}
+
+async fn answer(state: AppState, found: Match, req: Request<Body>) -> Response<Body> {
     let target = Target::of(&req);
-    match router.at(req.method(), req.uri().path()) {
+    match found {
         Match::Found(route, params) => {
             // Copy what is needed out of the table: no reference into it is held across an
             // await (rustc cannot always prove such futures `Send`).

@@ -9,8 +9,8 @@
 //! Modules by concern: `routes` (the one route table, data only, and the OpenAPI document
 //! made from it), `dispatch` (from a request to its row's handler), `api` (REST handlers),
 //! `http` (the request pipeline and plumbing shared by every front end), `layers` (the
-//! tower stack), `app` (accept loop and shutdown), `ws` (WebSockets) and `web` (the browser
-//! UI's pages), each as rows of the same table.
+//! tower stack), `app` (accept loop and shutdown), `metrics` (the Prometheus listener),
+//! `ws` (WebSockets) and `web` (the browser UI's pages), each as rows of the same table.
 
 #![warn(missing_docs)]
 
@@ -21,6 +21,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod http;
 pub mod layers;
+pub mod metrics;
 pub mod refusal;
 pub mod routes;
 pub mod settings;
@@ -30,6 +31,6 @@ mod test_logs;
 pub mod web;
 pub mod ws;
 
-pub use app::{Application, ServeError, serve, shutdown_on_signals};
+pub use app::{Application, ServeError, serve, serve_with_metrics, shutdown_on_signals};
 pub use settings::Settings;
 pub use state::AppState;

@@ -21,6 +21,8 @@ pub mod config;
 #[cfg(feature = "engine")]
 pub mod core;
 #[cfg(feature = "engine")]
+pub mod metrics;
+#[cfg(feature = "engine")]
 pub mod service;
 #[cfg(feature = "engine")]
 pub mod store;

@@ -6,9 +6,11 @@
 use crate::broker::{Broker, EventFrame};
 use crate::config::MAX_BATCH_LIMIT;
 use crate::error::{Error, Result};
+use crate::metrics::{WRITER_BATCH_SIZE, WRITER_COMMIT_SECONDS};
 use crate::model::{Event, timestamp};
 use crate::store::{PendingMessage, Store, StoredMessage};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -100,10 +102,13 @@ async fn run(
         // The batch runs as its own task so that a bug panicking inside the store fails
         // this batch (each sender gets `Internal`) instead of killing the writer.
         let batch_store = store.clone();
+        metrics::histogram!(WRITER_BATCH_SIZE).record(items.len() as f64);
+        let started = Instant::now();
         let outcome =
             tokio::spawn(async move { batch_store.store_messages(&items, timestamp::now()).await })
                 .await
                 .unwrap_or_else(|e| Err(Error::internal("writer batch", e)));
+        metrics::histogram!(WRITER_COMMIT_SECONDS).record(started.elapsed());
         match outcome {
             Ok(results) => {
                 for (result, reply) in results.into_iter().zip(replies) {

@@ -5,6 +5,7 @@
 //! `after_seq`) instead of slowing anything else down.
 
 use super::protocol::{AckFrame, ClientFrame, ErrorFrame, to_text};
+use crate::metrics::{self, OpenSocket};
 use crate::settings::WsSettings;
 use crate::state::AppState;
 use chatcore::model::{ChatId, Event, NewMessage, RemovalReason};
@@ -51,6 +52,8 @@ pub async fn run(session: Session, socket: HyperWebsocket) {
             return;
         }
     };
+    // Counted open until this function returns, whichever way the session ends.
+    let _open = OpenSocket::new();
     let limits = session.state.settings().ws.clone();
     let (sink, stream) = socket.split();
     let (queue, queued) = mpsc::channel(limits.outbound_queue.max(1));
@@ -138,6 +141,7 @@ impl Loop {
                         if let Err(frame) = self.queue_frame(Message::Text(text)).await {
                             return Some(frame);
                         }
+                        metrics::delivered();
                     }
                     None => {
                         return Some(ended_by.unwrap_or_else(|| {

@@ -205,6 +205,25 @@ async fn serve_without_configuration_uses_chat_db_in_the_working_directory_and_s
     assert!(status.success(), "{status:?}");
 }
 
+#[tokio::test]
+async fn serve_with_a_metrics_bind_serves_metrics_apart_and_still_stops_at_once_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let (mut child, base) = serve_binary(dir.path(), &[("CHAT_METRICS_BIND", &metrics)]).await;
+    let public = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(public.status(), 404, "no metrics on the public listener");
+    let scrape = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), 200);
+    let text = scrape.text().await.unwrap();
+    assert!(text.contains("chat_http_requests_total{"), "{text}");
+    signal(&child, "TERM");
+    let (status, took) = exit_of(&mut child, Duration::from_secs(30)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
 /// The binary serving on a free port with `extra` environment; returns it and its base URL
 /// once `/healthz` answers.
 async fn serve_binary(

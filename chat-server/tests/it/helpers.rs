@@ -36,6 +36,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
+    /// Where the metrics listener listens ([`spawn_app_with_metrics`] only).
+    pub metrics_address: Option<SocketAddr>,
     /// The core's services, for arranging state without HTTP.
     pub services: Services,
     /// A plain HTTP client: no cookies, no redirects.
@@ -226,6 +228,24 @@ pub async fn spawn_app_customized(
     settings: Settings,
     customize: impl FnOnce(&mut Services),
 ) -> Option<TestApp> {
+    spawn(backend, config, settings, customize, false).await
+}
+
+/// A server on SQLite with this core config that also serves metrics on a listener of its
+/// own (`TestApp::metrics_address`), as `--metrics-bind` does.
+pub async fn spawn_app_with_metrics(config: Config) -> TestApp {
+    spawn(Backend::Sqlite, config, Settings::default(), |_| {}, true)
+        .await
+        .expect("SQLite is always available")
+}
+
+async fn spawn(
+    backend: Backend,
+    config: Config,
+    settings: Settings,
+    customize: impl FnOnce(&mut Services),
+    with_metrics: bool,
+) -> Option<TestApp> {
     init_logs();
     let (core, sqlite_dir, pg_schema) = match backend {
         Backend::Sqlite => {
@@ -257,8 +277,23 @@ pub async fn spawn_app_customized(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port is free");
+    let metrics = if with_metrics {
+        Some(
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a port is free"),
+        )
+    } else {
+        None
+    };
     Some(start(
-        core, listener, settings, backend, sqlite_dir, pg_schema, customize,
+        core,
+        (listener, metrics),
+        settings,
+        backend,
+        sqlite_dir,
+        pg_schema,
+        customize,
     ))
 }
 
@@ -279,7 +314,7 @@ pub async fn spawn_app_at(path: &std::path::Path, address: SocketAddr) -> TestAp
         .expect("the address is free");
     start(
         core,
-        listener,
+        (listener, None),
         Settings::default(),
         Backend::Sqlite,
         None,
@@ -288,10 +323,11 @@ pub async fn spawn_app_at(path: &std::path::Path, address: SocketAddr) -> TestAp
     )
 }
 
-/// Serves `core` on `listener`, its services changed by `customize` first.
+/// Serves `core` on the first listener (and metrics on the second, if any), its services
+/// changed by `customize` first.
 fn start(
     core: ChatCore,
-    listener: tokio::net::TcpListener,
+    (listener, metrics): (tokio::net::TcpListener, Option<tokio::net::TcpListener>),
     settings: Settings,
     backend: Backend,
     sqlite_dir: Option<tempfile::TempDir>,
@@ -299,11 +335,15 @@ fn start(
     customize: impl FnOnce(&mut Services),
 ) -> TestApp {
     let address = listener.local_addr().expect("the listener has an address");
+    let metrics_address = metrics
+        .as_ref()
+        .map(|l| l.local_addr().expect("the listener has an address"));
     let mut services = core.services();
     customize(&mut services);
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(chat_server_task(
         listener,
+        metrics,
         services.clone(),
         settings,
         shutdown.clone(),
@@ -315,6 +355,7 @@ fn start(
     TestApp {
         address,
         base_url: format!("http://{address}"),
+        metrics_address,
         services,
         http,
         backend,
@@ -328,11 +369,12 @@ fn start(
 
 async fn chat_server_task(
     listener: tokio::net::TcpListener,
+    metrics: Option<tokio::net::TcpListener>,
     services: Services,
     settings: Settings,
     shutdown: CancellationToken,
 ) {
-    chat_server::serve(listener, services, settings, shutdown)
+    chat_server::serve_with_metrics(listener, metrics, services, settings, shutdown)
         .await
         .expect("the server runs");
 }

@@ -15,6 +15,7 @@ mod matrix;
 mod members;
 mod messages;
 mod meta;
+mod metrics;
 mod nodes;
 mod props;
 mod reads;

@@ -6,6 +6,7 @@
 
 use crate::config::LoginRateLimit;
 use crate::error::Error;
+use crate::metrics::LOGIN_LIMITER_REFUSALS;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -145,6 +146,7 @@ impl LoginLimiter {
                 && counter.count >= self.limit.max_failures
             {
                 let left = window.saturating_sub(now.duration_since(counter.start));
+                metrics::counter!(LOGIN_LIMITER_REFUSALS).increment(1);
                 return Err(Error::RateLimited {
                     retry_after: left.max(Duration::from_secs(1)),
                 });

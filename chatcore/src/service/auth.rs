@@ -9,6 +9,7 @@ use crate::auth::{
 use crate::broker::{Broker, EventFrame};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::metrics::LOGIN_FAILURES;
 use crate::model::{
     Event, PageLimit, ProfileUpdate, Registration, RemovalReason, User, UserDetail,
     UserFlagsUpdate, UserId, timestamp,
@@ -71,6 +72,7 @@ impl CoreAuth {
     ) -> Result<UserRecord> {
         let Some(key) = validate::login_username_key(username) else {
             self.limiter.reserve(None, client.ip)?;
+            metrics::counter!(LOGIN_FAILURES).increment(1);
             return Err(Error::InvalidCredentials);
         };
         self.limiter.reserve(Some(&key), client.ip)?;
@@ -79,7 +81,10 @@ impl CoreAuth {
                 self.limiter.succeeded(&key, client.ip);
                 Ok(record)
             }
-            Ok(None) => Err(Error::InvalidCredentials),
+            Ok(None) => {
+                metrics::counter!(LOGIN_FAILURES).increment(1);
+                Err(Error::InvalidCredentials)
+            }
             Err(e) => {
                 // The store or the hashing pool failed: no password was checked.
                 self.limiter.refund(Some(&key), client.ip);
