@@ -3,6 +3,8 @@
 //! read-back, the matrix of cells run in rounds with its median summaries, latency
 //! statistics, and the command line. Nothing here is used outside the benchmarks.
 
+pub mod child_server;
+
 use chatcore::broker::LocalBroker;
 use chatcore::model::{ChatId, MAX_PAGE_LIMIT, Message, PageRequest, Registration};
 use chatcore::testing::PgTestSchema;
