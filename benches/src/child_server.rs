@@ -38,10 +38,15 @@ pub struct Member {
 impl ChildServer {
     /// Runs the `chat-server` binary at `program` on a new SQLite file in a temporary
     /// directory under `parent`, with its defaults (production password hashing, `info`
-    /// logs into `server.log` beside the database) and the `serve` flags `extra`: first
-    /// `createsuperuser`, then `serve` on a free port; waits for `/healthz` and logs the
-    /// admin in.
-    pub async fn spawn(program: &Path, parent: &Path, extra: &[String]) -> Result<Self, BoxError> {
+    /// logs into `server.log` beside the database), the `serve` flags `extra` and the
+    /// environment variables `env`: first `createsuperuser`, then `serve` on a free port;
+    /// waits for `/healthz` and logs the admin in.
+    pub async fn spawn(
+        program: &Path,
+        parent: &Path,
+        extra: &[String],
+        env: &[(&str, &str)],
+    ) -> Result<Self, BoxError> {
         let dir = tempfile::Builder::new()
             .prefix("chat-bench-")
             .tempdir_in(parent)?;
@@ -66,6 +71,7 @@ impl ChildServer {
             .args(["--bind", &addr.to_string()])
             .args(["--database-url", &database_url])
             .args(extra)
+            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::null())
             .stderr(log)

@@ -103,7 +103,7 @@ impl Server {
         seed: usize,
         limit: usize,
     ) -> Result<Self, BoxError> {
-        let child = ChildServer::spawn(program, parent, &[]).await?;
+        let child = ChildServer::spawn(program, parent, &[], &[]).await?;
         let members = child.register_members(users).await?;
         let chat = child.create_chat("load", &members).await?;
         let target = Target {

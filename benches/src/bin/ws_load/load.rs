@@ -430,7 +430,14 @@ async fn send_loop(
             "content": content(sender, k, sent_us, load.content_chars),
             "client_id": format!("{sender}-{k}"),
         });
-        sink.send(Frame::Text(frame.to_string().into())).await?;
+        if sink
+            .send(Frame::Text(frame.to_string().into()))
+            .await
+            .is_err()
+        {
+            // The server closed the socket; its reader counts that.
+            break;
+        }
         k += 1;
     }
     finished.fetch_add(1, Ordering::Release);
@@ -472,8 +479,21 @@ async fn read_loop(
         };
         let text: Utf8Bytes = match frame {
             Some(Ok(Frame::Text(text))) => text,
-            Some(Ok(Frame::Close(_)) | Err(_)) | None => {
-                log.closed_early = !stop.is_cancelled();
+            Some(Ok(Frame::Close(_)) | Err(_)) | None if stop.is_cancelled() => break,
+            Some(Ok(Frame::Close(frame))) => {
+                log.closed_early = true;
+                eprintln!(
+                    "a socket was closed by the server: {}",
+                    frame.map_or("no close frame".to_owned(), |f| format!(
+                        "{} {}",
+                        f.code, f.reason
+                    ))
+                );
+                break;
+            }
+            Some(Err(_)) | None => {
+                log.closed_early = true;
+                eprintln!("a socket's connection ended without a close frame");
                 break;
             }
             Some(Ok(_)) => continue,

@@ -36,8 +36,8 @@ mod load;
 mod servers;
 
 use benches::{
-    BoxError, Summary, arg, exit_if_failed, list_arg, load_average, machine, ms, repeat_arg,
-    run_rounds, sqlite_dir_arg,
+    BoxError, Summary, arg, exit_if_failed, fsync_latency, list_arg, load_average, machine, ms,
+    repeat_arg, run_rounds, sqlite_dir_arg,
 };
 use load::{Load, Report};
 use servers::{Kind, Server};
@@ -56,6 +56,11 @@ ws_load baseline-server     (the broadcast-only server alone; prints its address
 
 /// Sockets opened (and measured against) before the idle sockets.
 const IDLE_WARM: usize = 100;
+/// Events a socket may fall behind its chat on both servers (chatcore's default
+/// `subscriber_buffer`).
+const SERVER_BUFFER: usize = 1024;
+/// `fsync`s of the probe before each run.
+const FSYNC_PROBES: usize = 10;
 /// Upgrades in flight at once while connecting.
 const CONNECT_PARALLEL: usize = 64;
 
@@ -244,6 +249,8 @@ struct Outcome {
     server_cpu: Option<f64>,
     memory: Option<Memory>,
     load: String,
+    /// `fsync` p50 / max ms in the SQLite directory just before the run.
+    fsync: String,
 }
 
 impl Outcome {
@@ -294,11 +301,23 @@ impl RunResult {
 }
 
 fn run(options: &Options) -> Result<RunResult, BoxError> {
-    let needed = (options.idle_sockets + IDLE_WARM + options.sockets) as u64 * 2 + 1024;
+    // Every socket is a file in this process, and another in the server's (the same one,
+    // with the servers in this process); the limit is inherited by the servers.
+    let ends = match options.mode {
+        Mode::Binary(_) => 1,
+        Mode::InProcess => 2,
+    };
+    let needed = (options.idle_sockets + IDLE_WARM + options.sockets) as u64 * ends + 1024;
+    if options.senders * options.in_flight > SERVER_BUFFER {
+        eprintln!(
+            "note: {} senders × {} messages in flight exceed the servers' buffer of {SERVER_BUFFER} events per socket: a sending socket that is slow to read its own deliveries will be closed (4000)",
+            options.senders, options.in_flight
+        );
+    }
     let open_files = servers::raise_open_files(needed.max(65_536));
     if open_files < needed {
         return Err(format!(
-            "{needed} open files needed (both ends of every socket), the limit is {open_files}: raise `ulimit -n`"
+            "{needed} open files needed, the limit is {open_files}: raise `ulimit -n`"
         )
         .into());
     }
@@ -320,6 +339,11 @@ fn run(options: &Options) -> Result<RunResult, BoxError> {
         },
         machine()
     );
+    println!(
+        "SQLite in {} (fsync p50 / max: {} ms).\n",
+        options.sqlite_dir.display(),
+        fsync_latency(&options.sqlite_dir, FSYNC_PROBES)
+    );
     let cells: Vec<Cell> = options
         .scenarios
         .iter()
@@ -333,7 +357,7 @@ fn run(options: &Options) -> Result<RunResult, BoxError> {
         |cell| runtime.block_on(measure(*cell, options, &mut shared)),
         |cell, o| {
             format!(
-                "{:?} {}: {:.0} deliveries/s, {:.0} msgs/s, p50 {} ms, p99 {} ms, {}{} (load {})",
+                "{:?} {}: {:.0} deliveries/s, {:.0} msgs/s, p50 {} ms, p99 {} ms, {}{} (load {}, fsync p50/max {} ms)",
                 cell.scenario,
                 cell.kind.label(),
                 o.report.per_second,
@@ -346,6 +370,7 @@ fn run(options: &Options) -> Result<RunResult, BoxError> {
                     m.per_socket() / 1024.0
                 )),
                 o.load,
+                o.fsync,
             )
         },
     );
@@ -394,6 +419,7 @@ async fn measure(
     };
     let target = server.new_chat().await?;
     let sockets = load::connect_all(&target, options.sockets, CONNECT_PARALLEL, 64 * 1024).await?;
+    let fsync = fsync_latency(&options.sqlite_dir, FSYNC_PROBES);
     let cpu_before = server.pid().and_then(servers::cpu_seconds);
     let started = Instant::now();
     let report = load::drive(sockets, load).await?;
@@ -408,6 +434,7 @@ async fn measure(
             .map(|(b, a)| (a - b) / elapsed * 100.0),
         memory: None,
         load: load_average(),
+        fsync,
     })
 }
 
@@ -440,6 +467,7 @@ async fn idle(
             connect,
         }),
         load: load_average(),
+        fsync: fsync_latency(&options.sqlite_dir, FSYNC_PROBES),
     })
 }
 
@@ -493,9 +521,11 @@ fn print_results(options: &Options, result: &RunResult) {
                 }
                 print!("{median_note}");
                 println!(
-                    "| server | deliveries/s | range | messages/s | p50 ms | p99 ms | max ms | server CPU % | lost | duplicated | reordered | errors | closed early | load |"
+                    "| server | deliveries/s | range | messages/s | p50 ms | p99 ms | max ms | server CPU % | lost | duplicated | reordered | errors | closed early | load | fsync p50 / max ms |"
                 );
-                println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+                println!(
+                    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+                );
                 for s in rows {
                     let o = &s.median;
                     let r = &o.report;
@@ -512,7 +542,7 @@ fn print_results(options: &Options, result: &RunResult) {
                         "—".to_owned()
                     };
                     println!(
-                        "| {} | {:.0} | {range} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                        "| {} | {:.0} | {range} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
                         o.cell.kind.label(),
                         r.per_second,
                         r.messages_per_second,
@@ -522,6 +552,7 @@ fn print_results(options: &Options, result: &RunResult) {
                         o.server_cpu.map_or("—".to_owned(), |c| format!("{c:.0}")),
                         r.check_cells(),
                         o.load,
+                        o.fsync,
                     );
                 }
                 println!();
