@@ -2,8 +2,9 @@
 //! the limit `chat-server` is compared with. The same stack (hyper 1's HTTP/1.1 connection
 //! with upgrades, hyper-tungstenite with the real server's frame and buffer limits), the
 //! same client frames (`chat_server::ws::protocol::ClientFrame::parse`) and `ack`, the same
-//! `message` event (`chatcore`'s `Event::Message` serialized once by `EventFrame::new`,
-//! with an author, a timestamp, an id and a `seq`), the same shape of session (a `select!`
+//! `message` event (`chatcore`'s `Event::Message`, with an author, a timestamp, an id and a
+//! `seq`, serialized once with `serde_json` as the core's `EventFrame` does; its constructor
+//! is the core's own), the same shape of session (a `select!`
 //! over the client's frames and the chat's channel, a bounded queue to a writer task).
 //! What it leaves out: authentication, membership, the database, the group-commit writer
 //! and the core's `Subscription` (its `seq` bookkeeping). Each chat is one
@@ -13,7 +14,6 @@
 
 use bytes::Bytes;
 use chat_server::ws::protocol::{AckFrame, ClientFrame, ErrorFrame, to_text};
-use chatcore::broker::EventFrame;
 use chatcore::model::{ChatId, Event, Message, MessageEvent, MessageId, User, UserId, timestamp};
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
@@ -237,7 +237,8 @@ fn post(hub: &Hub, room: &Room, chat: i64, author: &User, text: &str) -> String 
         seq: *seq,
         client_id: message.client_id,
     }));
+    let json = serde_json::to_vec(&event).expect("events serialize to JSON infallibly");
     // No receiver is not an error: the event is simply not delivered.
-    let _ = room.events.send(EventFrame::new(event).json().clone());
+    let _ = room.events.send(Bytes::from(json));
     to_text(&AckFrame::new(client_id, id, *seq))
 }
