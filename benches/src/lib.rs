@@ -3,6 +3,8 @@
 //! read-back, the matrix of cells run in rounds with its median summaries, latency
 //! statistics, and the command line. Nothing here is used outside the benchmarks.
 
+pub mod child_server;
+
 use chatcore::broker::LocalBroker;
 use chatcore::model::{ChatId, MAX_PAGE_LIMIT, Message, PageRequest, Registration};
 use chatcore::testing::PgTestSchema;
@@ -488,4 +490,26 @@ pub fn load_average() -> String {
         |_| "unknown".to_owned(),
         |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
     )
+}
+
+/// How long `fsync` takes in `dir` right now: `rounds` appends of 4 KiB to a new file, each
+/// followed by `fsync`, as `p50 / max` milliseconds. SQLite with `synchronous = FULL` pays
+/// one per commit, and other work writing to the same disk (builds) can make it slow.
+pub fn fsync_latency(dir: &Path, rounds: usize) -> String {
+    use std::io::Write;
+    let probe = || -> std::io::Result<Percentiles> {
+        let mut file = tempfile::tempfile_in(dir)?;
+        let mut times = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            file.write_all(&[0_u8; 4096])?;
+            let began = Instant::now();
+            file.sync_all()?;
+            times.push(began.elapsed());
+        }
+        Ok(Percentiles::of(&mut times))
+    };
+    match probe() {
+        Ok(p) => format!("{} / {}", ms(p.p50), ms(p.max)),
+        Err(e) => format!("unknown ({e})"),
+    }
 }

@@ -1,30 +1,14 @@
 //! The built-in client: a minimal hyper HTTP/1.1 client on the client runtime, one
 //! keep-alive connection per simulated user with that user's token, one request at a time.
-//! Also the page check before the load and the connections of the setup requests.
+//! Also the page check before the load.
 
 use crate::{Cell, Op, Outcome, Target, Timing};
+use benches::child_server::connect;
 use benches::{BoxError, Percentiles, Samples, Window};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
-use hyper_util::rt::TokioIo;
-use std::net::SocketAddr;
 use std::time::Instant;
-
-/// One connection of the built-in client: HTTP/1.1, keep-alive, no Nagle delay.
-pub(crate) async fn connect(
-    addr: SocketAddr,
-) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, BoxError> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        // The connection ends when the sender is dropped; an error here is counted by the
-        // request that sees it.
-        let _ = conn.await;
-    });
-    Ok(sender)
-}
 
 /// The request of `op` with `token` (and, for a post, `body`).
 fn request(target: &Target, op: Op, token: &str, body: String) -> Request<Full<Bytes>> {
