@@ -18,8 +18,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -88,7 +87,7 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
-        let Some((stream, peer)) = accept(&listener, &shutdown).await else {
+        let Some((stream, peer)) = crate::conn::accept(&listener, &shutdown).await else {
             break;
         };
         let service = service.clone();
@@ -132,27 +131,6 @@ pub async fn serve(
     connections.wait().await;
     state.tasks().wait().await;
     Ok(())
-}
-
-/// The next connection on `listener`; `None` once `shutdown` is cancelled. A failed accept
-/// (out of file descriptors and the like) is logged and retried after a pause: the server
-/// keeps serving.
-pub(crate) async fn accept(
-    listener: &TcpListener,
-    shutdown: &CancellationToken,
-) -> Option<(TcpStream, SocketAddr)> {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => return Some(pair),
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            () = shutdown.cancelled() => return None,
-        }
-    }
 }
 
 /// [`serve`], and beside it, when `metrics` is a listener, the Prometheus metrics on it

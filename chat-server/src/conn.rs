@@ -5,12 +5,15 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
+use tokio_util::sync::CancellationToken;
 
 /// An accepted socket that fails with `TimedOut` once no byte has moved either way for
 /// `timeout` (hyper then drops the connection; any progress — a request, a response, a
@@ -107,6 +110,27 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ClientSocket<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// The next connection on `listener`; `None` once `shutdown` is cancelled. A failed accept
+/// (out of file descriptors and the like) is logged and retried after a pause: the server
+/// keeps serving.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+    shutdown: &CancellationToken,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => return Some(pair),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            () = shutdown.cancelled() => return None,
+        }
     }
 }
 

@@ -117,7 +117,7 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) {
     let handle = install();
     let connections = TaskTracker::new();
     loop {
-        let Some((stream, _)) = crate::app::accept(&listener, &shutdown).await else {
+        let Some((stream, _)) = crate::conn::accept(&listener, &shutdown).await else {
             break;
         };
         let shutdown = shutdown.clone();

@@ -10,8 +10,6 @@
 //!   `csrf_token` field (double submit), on top of the origin check every unsafe request
 //!   passes. Signed-in forms carry the session's own CSRF token instead.
 
-use crate::http::client_ip::{self, PeerAddr};
-use crate::http::ctx::Ctx;
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 use http::header::{COOKIE, HeaderValue};
@@ -25,17 +23,6 @@ pub const SECURE_SESSION_COOKIE: &str = "__Host-chat_session";
 pub const FORM_COOKIE: &str = "chat_form";
 /// The form token cookie when cookies are secure.
 pub const SECURE_FORM_COOKIE: &str = "__Host-chat_form";
-
-/// Whether cookies set in answer to this request carry `Secure` (and the `__Host-` prefix).
-pub fn secure(ctx: &Ctx) -> bool {
-    let settings = ctx.state().settings();
-    client_ip::secure_cookies(
-        settings.secure_cookies,
-        ctx.parts().extensions.get::<PeerAddr>().map(|p| p.0.ip()),
-        &ctx.parts().headers,
-        &settings.trusted_proxies,
-    )
-}
 
 /// The value of cookie `name`, if the request has it (and it is not empty).
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {

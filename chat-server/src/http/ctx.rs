@@ -48,6 +48,18 @@ impl Ctx {
         self.state.services()
     }
 
+    /// Whether cookies set in answer to this request carry `Secure` (and the `__Host-`
+    /// prefix): configured so, or a trusted proxy says the request came over https.
+    pub fn secure_cookies(&self) -> bool {
+        let settings = self.state().settings();
+        client_ip::secure_cookies(
+            settings.secure_cookies,
+            self.parts().extensions.get::<PeerAddr>().map(|p| p.0.ip()),
+            &self.parts().headers,
+            &settings.trusted_proxies,
+        )
+    }
+
     /// The request head.
     pub fn parts(&self) -> &Parts {
         &self.parts

@@ -100,7 +100,7 @@ fn form_page(
     if let Some(token) = new {
         resp.headers_mut().append(
             SET_COOKIE,
-            cookies::set_form_token(&token, cookies::secure(ctx)),
+            cookies::set_form_token(&token, ctx.secure_cookies()),
         );
     }
     Ok(resp)
@@ -120,7 +120,7 @@ async fn signed_in(ctx: &Ctx, session: NewSession, next: Option<&str>) -> Respon
         .whole_seconds()
         .max(0)
         .unsigned_abs();
-    let secure = cookies::secure(ctx);
+    let secure = ctx.secure_cookies();
     let mut resp = see_other(safe_next(next).unwrap_or(AFTER_LOGIN));
     let headers = resp.headers_mut();
     for clear in cookies::clear_form_token() {
