@@ -14,7 +14,7 @@ use super::frames::{Ack, ServerFrame};
 use super::options::ConnectOptions;
 use super::socket::{Socket, is_final, open_socket};
 use super::tracker::Tracker;
-use super::{CLOSE_LAGGED, CLOSE_REVOKED};
+use super::{CLOSE_LAGGED, CLOSE_NORMAL, CLOSE_REVOKED};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use chatcore::model::{ChatId, Event, MAX_PAGE_LIMIT, PageRequest};
@@ -378,7 +378,8 @@ impl Run {
     /// again on the next socket, first and in order, with the same `client_id`. A connection
     /// that delivered frames, or lived a while, resets the failure count (the next attempt
     /// is immediate); one that died at once counts as a failure, so a server that accepts
-    /// and drops backs off too. A revoked credential (4001) ends the stream.
+    /// and drops backs off too. A revoked credential (4001) or a normal close (1000, the
+    /// server ended the stream) ends the stream.
     fn lost(&mut self, code: Option<u16>, reason: String) {
         self.d.socket = None;
         let healthy = self.received || self.connected_at.elapsed() >= HEALTHY_AFTER;
@@ -421,6 +422,12 @@ impl Run {
                 reason: reason.clone(),
             };
             return self.end(format!("the credential was revoked: {reason}"), Some(error));
+        }
+        if code == Some(CLOSE_NORMAL) {
+            // The server closes normally only when it ended the stream for good, after the
+            // event that says why (e.g. an admin who was not a member has been demoted: their
+            // `member_removed` did not end the stream by the rule known at connect time).
+            return self.end(format!("the server ended the stream: {reason}"), None);
         }
         if code == Some(CLOSE_LAGGED) {
             tracing::info!(chat = %self.d.chat, last_seq = self.d.tracker.last_seq, "lagged; resuming");

@@ -49,6 +49,10 @@ pub use event::{ChatEvent, Reconnected};
 pub use frames::{Ack, ErrorFrame, ServerFrame};
 pub use options::ConnectOptions;
 
+/// The close code of a stream the server ended for good (its reason follows the event
+/// that ended it).
+pub const CLOSE_NORMAL: u16 = 1000;
+
 /// The close code of a subscriber that fell behind; the SDK resumes with `after_seq`.
 pub const CLOSE_LAGGED: u16 = 4000;
 /// The close code of a socket whose credential was revoked (logout, password change,

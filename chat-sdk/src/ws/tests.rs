@@ -546,6 +546,39 @@ async fn connect_asks_whether_the_user_is_an_admin_who_reads_on_after_a_removal(
     assert_eq!(request, "GET /api/accounts/me/ HTTP/1.1");
 }
 
+/// An admin who is not a member is demoted: the server sends their `member_removed` and
+/// ends the stream with a normal close (1000). The stream ends there, cleanly; the client
+/// does not come back to be refused.
+#[tokio::test]
+async fn a_normal_close_by_the_server_ends_the_stream_of_a_demoted_admin() {
+    let (listener, client) = listen().await;
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = accept(&listener).await;
+        push(&mut socket, &removed(7, RemovalReason::Removed)).await;
+        close_with(&mut socket, 1000).await;
+        let again = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+        again.is_err()
+    });
+    let mut conn = client
+        .connect_with(
+            ChatId(1),
+            ConnectOptions::default()
+                .user(UserId(7))
+                .admin(true)
+                .after_seq(0),
+        )
+        .await
+        .unwrap();
+    let event = next_event(&mut conn).await;
+    assert!(matches!(event, Event::MemberRemoved { ref user, .. } if user.id == UserId(7)));
+    assert!(end_of(&mut conn).await.is_none(), "a clean end, no error");
+    assert!(conn.ended().is_some());
+    assert!(
+        server.await.unwrap(),
+        "the client reconnected after the server ended the stream"
+    );
+}
+
 #[tokio::test]
 async fn without_after_seq_the_connection_starts_at_the_chats_last_seq() {
     let (listener, client) = listen().await;
