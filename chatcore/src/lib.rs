@@ -38,6 +38,6 @@ pub use crate::{
     core::{ChatCore, HealthCheck, Services},
     service::{
         AuthService, Authenticator, ExternalIdentity, MembershipService, MessagingService,
-        NewSession, Posted, SharedEvent, Subscription,
+        NewSession, Posted, QueuedPost, SharedEvent, Subscription,
     },
 };

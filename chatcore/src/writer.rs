@@ -58,6 +58,15 @@ impl Writer {
     /// Queues a message and waits until it is committed (or rejected). After
     /// [`Writer::shutdown`] every post is `Unavailable`.
     pub async fn submit(&self, item: PendingMessage) -> Result<StoredMessage> {
+        self.enqueue(item).await?.await
+    }
+
+    /// Queues a message (in the order of calls, for one chat) and returns a future of its
+    /// commit, so a caller can queue the next one before this one is stored.
+    pub async fn enqueue(
+        &self,
+        item: PendingMessage,
+    ) -> Result<impl Future<Output = Result<StoredMessage>> + Send + 'static> {
         let queue = {
             let shards = self.shards.lock().expect("writer mutex is never poisoned");
             if shards.is_empty() {
@@ -70,9 +79,11 @@ impl Writer {
             .send(Job { item, reply })
             .await
             .map_err(|_| unavailable())?;
-        answer
-            .await
-            .map_err(|_| Error::internal("writer", "writer task ended"))?
+        Ok(async move {
+            answer
+                .await
+                .map_err(|_| Error::internal("writer", "writer task ended"))?
+        })
     }
 
     /// Stops accepting posts and waits until everything already queued is stored (posts in

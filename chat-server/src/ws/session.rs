@@ -10,6 +10,8 @@ use crate::settings::WsSettings;
 use crate::state::AppState;
 use chatcore::model::{ChatId, Event, NewMessage, RemovalReason};
 use chatcore::{Actor, Credential, Error, Subscription};
+use futures_util::future::{BoxFuture, FutureExt};
+use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 use hyper_tungstenite::tungstenite::error::CapacityError;
 use hyper_tungstenite::tungstenite::protocol::CloseFrame;
@@ -28,6 +30,15 @@ pub const CLOSE_TOO_SLOW: u16 = 4000;
 pub const CLOSE_REVOKED: u16 = 4001;
 /// How long the closing handshake may take before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Client frames answered out of the socket's order-keeping queue at most at once: a socket
+/// queues its next `send` while the previous ones are being stored (their acks still go
+/// out in order); beyond this many the socket is not read until an answer is out.
+const MAX_UNANSWERED: usize = 32;
+
+/// The answer to one client frame, once it is known: the text to send (an `ack`), nothing,
+/// or the error to answer with.
+type Answer = BoxFuture<'static, Result<Option<String>, Error>>;
 
 /// Who is on the socket and what they follow.
 pub struct Session {
@@ -100,13 +111,26 @@ impl Loop {
         );
         let mut heard = Instant::now();
         let mut ended_by: Option<CloseFrame> = None;
+        // Answers to the client's frames, in the order the frames came.
+        let mut unanswered: FuturesOrdered<Answer> = FuturesOrdered::new();
         loop {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => {
                     return Some(close(CloseCode::Away, "the server is shutting down"));
                 }
-                frame = stream.next() => {
+                Some(answer) = unanswered.next(), if !unanswered.is_empty() => {
+                    let text = match answer {
+                        Ok(text) => text,
+                        Err(e) => Some(to_text(&ErrorFrame::from(&e))),
+                    };
+                    if let Some(text) = text
+                        && let Err(frame) = self.send_text(text).await
+                    {
+                        return Some(frame);
+                    }
+                }
+                frame = stream.next(), if unanswered.len() < MAX_UNANSWERED => {
                     heard = Instant::now();
                     match frame {
                         None | Some(Ok(Message::Close(_))) => return None,
@@ -118,15 +142,11 @@ impl Loop {
                             return None;
                         }
                         Some(Ok(Message::Text(text))) => {
-                            if let Err(frame) = self.on_text(&text).await {
-                                return Some(frame);
-                            }
+                            unanswered.push_back(self.on_text(&text).await);
                         }
                         Some(Ok(Message::Binary(_))) => {
                             let refusal = Error::invalid("frame", "binary frames are not supported: send JSON text");
-                            if let Err(frame) = self.send_text(to_text(&ErrorFrame::from(&refusal))).await {
-                                return Some(frame);
-                            }
+                            unanswered.push_back(std::future::ready(Err(refusal)).boxed());
                         }
                         Some(Ok(_)) => {} // Ping (answered by tungstenite), Pong.
                     }
@@ -164,40 +184,45 @@ impl Loop {
         }
     }
 
-    /// A client frame: a `send` is posted and answered with an `ack` when asked for; a
-    /// `read` moves the read marker (the `read` event on the subscription is its answer,
-    /// when it moved); a refusal is answered with an `error`.
-    async fn on_text(&mut self, text: &str) -> Result<(), CloseFrame> {
-        let answer = match ClientFrame::parse(text) {
+    /// A client frame, and the answer to it once known: a `send` is queued for storing and
+    /// answered with an `ack` (when asked for) once stored; a `read` moves the read marker
+    /// (the `read` event on the subscription is its answer, when it moved); a refusal is
+    /// answered with an `error`.
+    async fn on_text(&mut self, text: &str) -> Answer {
+        let queued = match ClientFrame::parse(text) {
             Err(e) => Err(e),
             Ok(ClientFrame::Send { message, acked }) => self.post(message, acked).await,
-            Ok(ClientFrame::Read { seq }) => self.mark_read(seq).await.map(|()| None),
+            Ok(ClientFrame::Read { seq }) => {
+                let read = self.mark_read(seq).await.map(|()| None);
+                return std::future::ready(read).boxed();
+            }
         };
-        match answer {
-            Ok(Some(text)) => self.send_text(text).await,
-            Ok(None) => Ok(()),
-            Err(e) => self.send_text(to_text(&ErrorFrame::from(&e))).await,
-        }
+        queued.unwrap_or_else(|e| std::future::ready(Err(e)).boxed())
     }
 
-    /// Posts a `send` frame's message; the `ack` to answer with, if the client asked for one.
-    async fn post(&mut self, message: NewMessage, acked: bool) -> Result<Option<String>, Error> {
+    /// Queues a `send` frame's message (in the socket's order); the answer is the `ack`, if
+    /// the client asked for one, once the message is stored.
+    async fn post(&mut self, message: NewMessage, acked: bool) -> Result<Answer, Error> {
         self.budget.spend(&self.limits)?;
         let session = &self.session;
         let client_id = message.client_id.clone();
-        let posted = session
+        let queued = session
             .state
             .services()
             .messaging
-            .post(&session.actor, session.chat, message)
+            .queue_post(&session.actor, session.chat, message)
             .await?;
-        Ok(acked.then(|| {
-            to_text(&AckFrame::new(
-                client_id,
-                posted.message.id,
-                posted.message.seq,
-            ))
-        }))
+        Ok(async move {
+            let posted = queued.await?;
+            Ok(acked.then(|| {
+                to_text(&AckFrame::new(
+                    client_id,
+                    posted.message.id,
+                    posted.message.seq,
+                ))
+            }))
+        }
+        .boxed())
     }
 
     /// Moves the user's read marker for a `read` frame.

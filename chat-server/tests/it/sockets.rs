@@ -281,6 +281,75 @@ async fn bad_frames_get_error_events_store_nothing_and_keep_the_socket_open() {
     assert_eq!(types, [json!("ack"), json!("message")]);
 }
 
+/// A client that sends without waiting for acks (more frames than the server answers at
+/// once, a refused one among them) gets every answer in the order of its frames, and its
+/// messages are stored in that order.
+#[tokio::test]
+async fn answers_to_frames_sent_without_waiting_come_in_the_frames_order() {
+    const FRAMES: usize = 80;
+    const BLANK_AT: usize = 37;
+    let mut settings = chat_server::Settings::default();
+    settings.ws.send_per_second = 10_000;
+    settings.ws.send_burst = 10_000;
+    let app = spawn_app_with(Backend::Sqlite, chatcore::Config::for_tests(), settings)
+        .await
+        .unwrap();
+    let (_, [ann], chat) = app.chat_with_members(["ann"]).await;
+    let mut socket = socket(&app, &ann, chat.id).await;
+    for i in 0..FRAMES {
+        let content = if i == BLANK_AT {
+            "   ".to_owned()
+        } else {
+            format!("m{i}")
+        };
+        let frame = json!({"type": "send", "content": content, "client_id": format!("c{i}")});
+        socket
+            .feed(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+    }
+    socket.flush().await.unwrap();
+    let mut answers = Vec::new();
+    while answers.len() < FRAMES {
+        let frame = next_json(&mut socket).await;
+        if frame["type"] != "message" {
+            answers.push(frame);
+        }
+    }
+    let mut last_seq = 0;
+    for (i, answer) in answers.iter().enumerate() {
+        if i == BLANK_AT {
+            assert_eq!(answer["type"], "error", "{answer}");
+            continue;
+        }
+        assert_eq!(answer["type"], "ack", "{answer}");
+        assert_eq!(
+            answer["client_id"],
+            format!("c{i}"),
+            "answers in frame order"
+        );
+        let seq = answer["seq"].as_i64().unwrap();
+        assert!(
+            seq > last_seq,
+            "stored in frame order: {seq} after {last_seq}"
+        );
+        last_seq = seq;
+    }
+    let history = app
+        .get(&format!("/api/chat/{}/message/?limit=200", chat.id), &ann)
+        .await;
+    let stored: Vec<String> = history
+        .each("content")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let sent: Vec<String> = (0..FRAMES)
+        .filter(|&i| i != BLANK_AT)
+        .map(|i| format!("m{i}"))
+        .collect();
+    assert_eq!(stored, sent);
+}
+
 #[tokio::test]
 async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
     let app = spawn_app().await;

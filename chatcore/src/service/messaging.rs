@@ -2,7 +2,7 @@
 //! and read markers come from the store, subscriptions join the broker with the store.
 
 use super::access::{Readable, current_account, existing_chat, not_a_member, readable_chat};
-use super::{MessagingService, Posted, Subscription};
+use super::{MessagingService, Posted, QueuedPost, Subscription};
 use crate::auth::Actor;
 use crate::broker::{Broker, EventFrame};
 use crate::config::Config;
@@ -43,6 +43,15 @@ impl CoreMessaging {
 #[async_trait]
 impl MessagingService for CoreMessaging {
     async fn post(&self, actor: &Actor, chat: ChatId, message: NewMessage) -> Result<Posted> {
+        self.queue_post(actor, chat, message).await?.await
+    }
+
+    async fn queue_post(
+        &self,
+        actor: &Actor,
+        chat: ChatId,
+        message: NewMessage,
+    ) -> Result<QueuedPost> {
         let content = validate::content(&message.content, self.config.max_message_chars)?;
         let client_id = message
             .client_id
@@ -51,19 +60,23 @@ impl MessagingService for CoreMessaging {
             .transpose()?;
         // The chat, the membership and that the author is active are checked by the
         // writer, under the chat's lock.
-        let stored = self
+        let committed = self
             .writer
-            .submit(PendingMessage {
+            .enqueue(PendingMessage {
                 chat,
                 author: actor.user().clone(),
                 content,
                 client_id,
             })
             .await?;
-        Ok(Posted {
-            message: actor.view_message(stored.message),
-            created: stored.created,
-        })
+        let actor = actor.clone();
+        Ok(QueuedPost(Box::pin(async move {
+            let stored = committed.await?;
+            Ok(Posted {
+                message: actor.view_message(stored.message),
+                created: stored.created,
+            })
+        })))
     }
 
     async fn history(

@@ -153,12 +153,48 @@ pub struct Posted {
     pub created: bool,
 }
 
+/// A post queued by [`MessagingService::queue_post`]: await it for the stored message.
+pub struct QueuedPost(
+    pub(crate) std::pin::Pin<Box<dyn std::future::Future<Output = Result<Posted>> + Send>>,
+);
+
+impl std::future::Future for QueuedPost {
+    type Output = Result<Posted>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for QueuedPost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueuedPost(..)")
+    }
+}
+
 /// Messages: post, read, subscribe, and read markers.
 #[async_trait]
 pub trait MessagingService: Send + Sync {
     /// Stores a message (members only) and fans it out after commit; the poster's read
     /// marker moves to it.
     async fn post(&self, actor: &Actor, chat: ChatId, message: NewMessage) -> Result<Posted>;
+    /// [`post`](MessagingService::post) in two steps, for a sender that does not wait for
+    /// one message to be stored before sending the next (a socket): the message is
+    /// validated and queued, in the order of calls, when this returns; the [`QueuedPost`]
+    /// resolves once it is stored (or refused). An implementation without a queue posts
+    /// here and hands back the result.
+    async fn queue_post(
+        &self,
+        actor: &Actor,
+        chat: ChatId,
+        message: NewMessage,
+    ) -> Result<QueuedPost> {
+        let posted = self.post(actor, chat, message).await;
+        Ok(QueuedPost(Box::pin(std::future::ready(posted))))
+    }
     /// A page of history, oldest first (members and admins).
     async fn history(&self, actor: &Actor, chat: ChatId, page: PageRequest)
     -> Result<Vec<Message>>;
