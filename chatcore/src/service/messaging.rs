@@ -70,13 +70,13 @@ impl MessagingService for CoreMessaging {
             })
             .await?;
         let actor = actor.clone();
-        Ok(QueuedPost(Box::pin(async move {
+        Ok(QueuedPost::new(async move {
             let stored = committed.await?;
             Ok(Posted {
                 message: actor.view_message(stored.message),
                 created: stored.created,
             })
-        })))
+        }))
     }
 
     async fn history(

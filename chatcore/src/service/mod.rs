@@ -154,9 +154,17 @@ pub struct Posted {
 }
 
 /// A post queued by [`MessagingService::queue_post`]: await it for the stored message.
-pub struct QueuedPost(
-    pub(crate) std::pin::Pin<Box<dyn std::future::Future<Output = Result<Posted>> + Send>>,
-);
+pub struct QueuedPost(std::pin::Pin<Box<dyn std::future::Future<Output = Result<Posted>> + Send>>);
+
+impl QueuedPost {
+    /// A queued post whose outcome `committed` resolves to (for implementations of
+    /// [`MessagingService::queue_post`]).
+    pub fn new(
+        committed: impl std::future::Future<Output = Result<Posted>> + Send + 'static,
+    ) -> Self {
+        Self(Box::pin(committed))
+    }
+}
 
 impl std::future::Future for QueuedPost {
     type Output = Result<Posted>;
@@ -193,7 +201,7 @@ pub trait MessagingService: Send + Sync {
         message: NewMessage,
     ) -> Result<QueuedPost> {
         let posted = self.post(actor, chat, message).await;
-        Ok(QueuedPost(Box::pin(std::future::ready(posted))))
+        Ok(QueuedPost::new(std::future::ready(posted)))
     }
     /// A page of history, oldest first (members and admins).
     async fn history(&self, actor: &Actor, chat: ChatId, page: PageRequest)
