@@ -10,6 +10,8 @@ contract_tests!(
     concurrent_posters_get_seq_without_gaps_in_history_order,
     concurrent_posters_without_group_commit_still_get_gapless_seq with Config { max_batch: 1, ..Config::for_tests() },
     the_same_client_id_posted_concurrently_is_stored_once,
+    one_batch_of_stored_new_and_repeated_client_ids_answers_each_by_its_author,
+    thousands_of_client_ids_in_one_batch_are_each_stored with Config { max_batch: usize::MAX / 2, ..Config::for_tests() },
     history_pages_follow_the_cursors,
     a_stored_message_reads_back_identical,
     after_shutdown_posts_are_refused_and_queued_ones_kept,
@@ -171,6 +173,73 @@ async fn the_same_client_id_posted_concurrently_is_stored_once(t: TestCore) {
     // The retry did not burn a seq.
     let next = t.post(&alice, chat, "next").await;
     assert_eq!(next.message.seq, 3);
+}
+
+/// A message with `content` and `client_id`.
+fn keyed(content: &str, client_id: &str) -> NewMessage {
+    NewMessage {
+        content: content.into(),
+        client_id: Some(client_id.into()),
+    }
+}
+
+/// Posts queued back to back (one batch when the writer is busy, several otherwise: the
+/// answers are the same) mixing keys already stored by two authors under the same name, new
+/// keys, a repeat within the queue and no key: each retry answers its own author's message.
+async fn one_batch_of_stored_new_and_repeated_client_ids_answers_each_by_its_author(t: TestCore) {
+    let (_, [alice, bob], chat) = t.chat_with_members(["alice", "bob"]).await;
+    let msg = t.core.messaging();
+    let alices = msg.post(&alice, chat, keyed("a", "k1")).await.unwrap();
+    let bobs = msg.post(&bob, chat, keyed("b", "k1")).await.unwrap();
+    let queue = [
+        (&alice, keyed("a again", "k1")),
+        (&bob, keyed("b again", "k1")),
+        (&alice, keyed("new", "k2")),
+        (&bob, keyed("new too", "k3")),
+        (&alice, text("no key")),
+        (&alice, keyed("new, repeated", "k2")),
+    ];
+    let mut queued = Vec::new();
+    for (author, message) in queue {
+        queued.push(msg.queue_post(author, chat, message).await.unwrap());
+    }
+    let answers: Vec<(i64, bool, String)> = futures_util::future::join_all(queued)
+        .await
+        .into_iter()
+        .map(|posted| {
+            let posted = posted.unwrap();
+            (posted.message.seq, posted.created, posted.message.content)
+        })
+        .collect();
+    let expected = [
+        (alices.message.seq, false, "a"),
+        (bobs.message.seq, false, "b"),
+        (3, true, "new"),
+        (4, true, "new too"),
+        (5, true, "no key"),
+        (3, false, "new"),
+    ]
+    .map(|(seq, created, content)| (seq, created, content.to_owned()));
+    assert_eq!(answers, expected);
+    assert_eq!(t.raw.count("messages").await, 5);
+}
+
+/// 5 000 posts with distinct `client_id`s queued at once, then all retried: one lookup of
+/// stored keys per batch must not outgrow what a statement may hold.
+async fn thousands_of_client_ids_in_one_batch_are_each_stored(t: TestCore) {
+    let (_, [alice], chat) = t.chat_with_members(["alice"]).await;
+    let msg = t.core.messaging();
+    for round in ["first", "retry"] {
+        let posts = (0..5000).map(|i| msg.post(&alice, chat, keyed(round, &format!("k{i}"))));
+        let results = futures_util::future::join_all(posts).await;
+        for (i, result) in results.into_iter().enumerate() {
+            let posted = result.unwrap_or_else(|e| panic!("{round} post {i}: {e:?}"));
+            assert_eq!(posted.created, round == "first");
+            assert_eq!(posted.message.content, "first");
+            assert_eq!(posted.message.client_id, Some(format!("k{i}")));
+        }
+    }
+    assert_eq!(t.raw.count("messages").await, 5000);
 }
 
 async fn history_pages_follow_the_cursors(t: TestCore) {

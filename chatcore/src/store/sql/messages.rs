@@ -133,6 +133,7 @@ async fn triage(
     results: &mut Results,
 ) -> sqlx::Result<Share> {
     // (author, client_id) -> index of the item in this batch that stores it.
+    let stored = stored_duplicates(tx, chat, indices, batch).await?;
     let mut first_with_key: HashMap<(UserId, &str), usize> = HashMap::new();
     let mut share = Share {
         new: Vec::new(),
@@ -155,9 +156,9 @@ async fn triage(
                 share.repeats.push((i, first));
                 continue;
             }
-            if let Some(row) = stored_duplicate(tx, chat, author, key).await? {
+            if let Some(message) = stored.get(&(author, key)) {
                 results[i] = Some(Ok(StoredMessage {
-                    message: row.into(),
+                    message: message.clone(),
                     created: false,
                 }));
                 continue;
@@ -170,21 +171,56 @@ async fn triage(
     Ok(share)
 }
 
-/// The message this author already stored in this chat with this `client_id`, if any.
-async fn stored_duplicate(
+/// Keys looked up by one query of [`stored_duplicates`]: SQLite nests an `OR` chain one
+/// level per term and refuses expressions deeper than 1 000.
+const KEYS_PER_LOOKUP: usize = 200;
+
+/// The messages the share's items with a `client_id` already stored in this chat, by
+/// `(author, client_id)`: one query per [`KEYS_PER_LOOKUP`] keys (each term of its `OR` a
+/// lookup in the `(chat_id, user_id, client_id)` index), usually one for the whole share.
+async fn stored_duplicates<'b>(
     tx: &mut Tx,
     chat: ChatId,
-    author: UserId,
-    client_id: &str,
-) -> sqlx::Result<Option<MessageRow>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "{MESSAGE_SELECT} WHERE m.chat_id = $1 AND m.user_id = $2 AND m.client_id = $3"
-    )))
-    .bind(chat)
-    .bind(author)
-    .bind(client_id)
-    .fetch_optional(&mut **tx)
-    .await
+    indices: &[usize],
+    batch: &'b [PendingMessage],
+) -> sqlx::Result<HashMap<(UserId, &'b str), Message>> {
+    let mut keys: Vec<(UserId, &str)> = indices
+        .iter()
+        .filter_map(|&i| Some((batch[i].author.id, batch[i].client_id.as_deref()?)))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut stored = HashMap::new();
+    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+        let mut query = QueryBuilder::<Db>::new(MESSAGE_SELECT);
+        query.push(" WHERE ");
+        for (n, (author, key)) in chunk.iter().enumerate() {
+            if n > 0 {
+                query.push(" OR ");
+            }
+            query
+                .push("(m.chat_id = ")
+                .push_bind(chat)
+                .push(" AND m.user_id = ")
+                .push_bind(*author)
+                .push(" AND m.client_id = ")
+                .push_bind(key.to_string())
+                .push(")");
+        }
+        let rows: Vec<MessageRow> = query.build_query_as().fetch_all(&mut **tx).await?;
+        for row in rows {
+            let message = Message::from(row);
+            // The key as the batch spells it (the map borrows the batch, not the row); only
+            // rows found are searched for, and retries are rare.
+            let found = chunk.iter().find(|(author, key)| {
+                *author == message.user.id && Some(*key) == message.client_id.as_deref()
+            });
+            if let Some(&key) = found {
+                stored.insert(key, message);
+            }
+        }
+    }
+    Ok(stored)
 }
 
 /// Inserts the new items in one multi-row `INSERT … RETURNING id, seq` and advances the
