@@ -12,6 +12,10 @@ use metrics::{Unit, describe_counter, describe_histogram};
 pub const WRITER_BATCH_SIZE: &str = "chat_writer_batch_size";
 /// Seconds one writer transaction took, from its start to its commit or failure (histogram).
 pub const WRITER_COMMIT_SECONDS: &str = "chat_writer_commit_seconds";
+/// Seconds from a post entering the writer's queue until its message was published to the
+/// broker (the wait for earlier batches, its own transaction, the publish), per stored
+/// message (histogram).
+pub const WRITER_POST_SECONDS: &str = "chat_writer_post_seconds";
 /// Password checks that failed: unknown user, inactive user or wrong password (counter).
 pub const LOGIN_FAILURES: &str = "chat_login_failures_total";
 /// Password checks the login limiter refused before any password work (counter).
@@ -28,6 +32,11 @@ pub fn describe() {
         WRITER_COMMIT_SECONDS,
         Unit::Seconds,
         "Time one group-commit transaction took, from its start to its commit."
+    );
+    describe_histogram!(
+        WRITER_POST_SECONDS,
+        Unit::Seconds,
+        "Time from a post entering the writer's queue until its message was published."
     );
     describe_counter!(
         LOGIN_FAILURES,

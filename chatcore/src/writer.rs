@@ -6,7 +6,7 @@
 use crate::broker::{Broker, EventFrame};
 use crate::config::MAX_BATCH_LIMIT;
 use crate::error::{Error, Result};
-use crate::metrics::{WRITER_BATCH_SIZE, WRITER_COMMIT_SECONDS};
+use crate::metrics::{WRITER_BATCH_SIZE, WRITER_COMMIT_SECONDS, WRITER_POST_SECONDS};
 use crate::model::{Event, timestamp};
 use crate::store::{PendingMessage, Store, StoredMessage};
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 
 struct Job {
     item: PendingMessage,
+    /// When the post entered the queue.
+    queued: Instant,
     reply: oneshot::Sender<Result<StoredMessage>>,
 }
 
@@ -76,7 +78,11 @@ impl Writer {
         };
         let (reply, answer) = oneshot::channel();
         queue
-            .send(Job { item, reply })
+            .send(Job {
+                item,
+                queued: Instant::now(),
+                reply,
+            })
             .await
             .map_err(|_| unavailable())?;
         Ok(async move {
@@ -109,7 +115,10 @@ async fn run(
     let mut jobs = Vec::with_capacity(max_batch);
     // Takes whatever is queued, waiting only when nothing is (no linger timer).
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
-        let (items, replies): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| (j.item, j.reply)).unzip();
+        let (items, replies): (Vec<_>, Vec<_>) = jobs
+            .drain(..)
+            .map(|j| (j.item, (j.reply, j.queued)))
+            .unzip();
         // The batch runs as its own task so that a bug panicking inside the store fails
         // this batch (each sender gets `Internal`) instead of killing the writer.
         let batch_store = store.clone();
@@ -122,18 +131,19 @@ async fn run(
         metrics::histogram!(WRITER_COMMIT_SECONDS).record(started.elapsed());
         match outcome {
             Ok(results) => {
-                for (result, reply) in results.into_iter().zip(replies) {
+                for (result, (reply, queued)) in results.into_iter().zip(replies) {
                     if let Ok(stored) = &result
                         && stored.created
                     {
                         let event = Event::message(stored.message.clone());
                         broker.publish(EventFrame::new(event)).await;
+                        metrics::histogram!(WRITER_POST_SECONDS).record(queued.elapsed());
                     }
                     let _ = reply.send(result);
                 }
             }
             Err(e) => {
-                for reply in replies {
+                for (reply, _) in replies {
                     let _ = reply.send(Err(e.clone()));
                 }
             }

@@ -122,6 +122,7 @@ async fn the_metrics_listener_serves_every_family_after_requests_logins_and_a_so
         ("chat_websocket_deliveries_total", &[], 1.0),
         ("chat_writer_batch_size_count", &[], 1.0),
         ("chat_writer_commit_seconds_count", &[], 1.0),
+        ("chat_writer_post_seconds_count", &[], 1.0),
     ];
     for (name, labels, at_least) in grown {
         let delta = after.value(name, labels) - before.value(name, labels);
@@ -138,6 +139,7 @@ async fn the_metrics_listener_serves_every_family_after_requests_logins_and_a_so
         ("chat_websocket_deliveries_total", "counter"),
         ("chat_writer_batch_size", "histogram"),
         ("chat_writer_commit_seconds", "histogram"),
+        ("chat_writer_post_seconds", "histogram"),
         ("chat_login_failures_total", "counter"),
         ("chat_login_limiter_refusals_total", "counter"),
     ] {

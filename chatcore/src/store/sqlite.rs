@@ -49,6 +49,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
+            // A connection to a file cannot drop like a network one: no ping (a round trip
+            // to the connection's thread) before each use.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| crate::Error::internal("open sqlite", e))?;
