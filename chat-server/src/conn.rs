@@ -21,7 +21,11 @@ use tokio_util::sync::CancellationToken;
 pub struct ClientSocket<T> {
     inner: T,
     timeout: Duration,
+    /// Fires at the latest possible idle deadline; moved forward only when it fires (a
+    /// reset of the timer on every read and write would cost more than the I/O).
     deadline: Pin<Box<Sleep>>,
+    /// The last read or write that made progress.
+    last_progress: Instant,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -32,22 +36,31 @@ impl<T> ClientSocket<T> {
             inner,
             timeout,
             deadline: Box::pin(tokio::time::sleep(timeout)),
+            last_progress: Instant::now(),
             _permit: permit,
         }
     }
 
     fn progressed(&mut self) {
-        self.deadline.as_mut().reset(Instant::now() + self.timeout);
+        self.last_progress = Instant::now();
     }
 
-    /// `Pending` while the deadline is ahead; the error once it has passed.
+    /// `Pending` while the socket has made progress within the timeout; the error once it
+    /// has not.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the connection was idle too long",
-            )),
-            Poll::Pending => Poll::Pending,
+        loop {
+            if self.deadline.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let idle_until = self.last_progress + self.timeout;
+            if idle_until <= Instant::now() {
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the connection was idle too long",
+                ));
+            }
+            // Progress since the timer was set: wait for the rest of the timeout.
+            self.deadline.as_mut().reset(idle_until);
         }
     }
 }
@@ -123,7 +136,15 @@ pub(crate) async fn accept(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(pair) => return Some(pair),
+                Ok((stream, peer)) => {
+                    // Frames and answers go out as they are written: Nagle's algorithm would
+                    // hold a small write until the client acknowledges the previous one, and
+                    // a client delaying its ACKs turns that into 40 ms stalls.
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+                    }
+                    return Some((stream, peer));
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -138,6 +159,16 @@ pub(crate) async fn accept(
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn accepted_sockets_send_without_nagle_delays() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(TcpStream::connect(addr));
+        let (stream, _) = accept(&listener, &CancellationToken::new()).await.unwrap();
+        assert!(stream.nodelay().unwrap(), "TCP_NODELAY is set");
+        drop(client.await.unwrap().unwrap());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_socket_times_out_and_traffic_keeps_it_alive() {
