@@ -9,6 +9,7 @@
 //! and no duplicate (the core's [`chatcore::Subscription`]). The session itself is
 //! [`session::run`]; the frames are in [`protocol`].
 
+pub mod outbound;
 pub mod protocol;
 pub mod session;
 

@@ -4,6 +4,7 @@
 //! its queue, then falls behind its subscription's buffer: it is closed (4000, resume with
 //! `after_seq`) instead of slowing anything else down.
 
+use super::outbound::write_queued;
 use super::protocol::{AckFrame, ClientFrame, ErrorFrame, to_text};
 use crate::metrics::{self, OpenSocket};
 use crate::settings::WsSettings;
@@ -325,11 +326,11 @@ async fn write_loop(
             close = &mut closing => break close.ok().flatten(),
             message = queued.recv() => {
                 let Some(message) = message else { return };
-                // The frame goes out unless the client stopped reading and the session
-                // closes meanwhile.
+                // The frame (with whatever else is queued by now) goes out unless the
+                // client stopped reading and the session closes meanwhile.
                 tokio::select! {
                     biased;
-                    sent = sink.send(message) => if sent.is_err() { return },
+                    sent = write_queued(&mut sink, message, &mut queued) => if sent.is_err() { return },
                     close = &mut closing => break close.ok().flatten(),
                 }
             }

@@ -13,6 +13,7 @@
 //! is `seq` order.
 
 use bytes::Bytes;
+use chat_server::ws::outbound::write_queued;
 use chat_server::ws::protocol::{AckFrame, ClientFrame, ErrorFrame, to_text};
 use chatcore::model::{ChatId, Event, Message, MessageEvent, MessageId, User, UserId, timestamp};
 use futures_util::{SinkExt, StreamExt};
@@ -163,9 +164,14 @@ async fn session(
     let (queue, mut queued) = mpsc::channel::<Frame>(QUEUE);
     let writer = tokio::spawn(async move {
         let mut sink = sink;
+        // Written as chat-server writes: what is queued goes out in one flush.
         while let Some(frame) = queued.recv().await {
             let closing = matches!(frame, Frame::Close(_));
-            if sink.send(frame).await.is_err() || closing {
+            if closing {
+                let _ = sink.send(frame).await;
+                break;
+            }
+            if write_queued(&mut sink, frame, &mut queued).await.is_err() {
                 break;
             }
         }
