@@ -10,6 +10,8 @@ use std::str::FromStr;
 // (deliberately, hence `duplicate_mod`), with `Db` naming the engine, `begin_write` and
 // `begin_read` beginning a write transaction or a read snapshot, and `db_time` the form a time is stored and compared in.
 type Db = Postgres;
+/// PostgreSQL prepares one statement per query: statements sent as one become CTEs.
+const SEPARATE_STATEMENTS: bool = false;
 #[path = "sql/chats.rs"]
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
 mod chats;

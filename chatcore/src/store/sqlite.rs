@@ -15,6 +15,8 @@ use time::macros::format_description;
 // (deliberately, hence `duplicate_mod`), with `Db` naming the engine, `begin_write` and
 // `begin_read` beginning a write transaction or a read snapshot, and `db_time` the form a time is stored and compared in.
 type Db = Sqlite;
+/// SQLite runs `;`-separated statements of one query in one call.
+const SEPARATE_STATEMENTS: bool = true;
 #[path = "sql/chats.rs"]
 #[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
 mod chats;

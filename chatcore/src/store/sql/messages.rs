@@ -3,10 +3,11 @@
 //!
 //! A batch is one transaction. Its items are grouped by chat and the chats are locked in
 //! ascending id order (two nodes' batches cannot deadlock). Under each chat's lock, its
-//! share goes through five steps: whether each author is active and a member (one query),
-//! the triage of each item (an inactive author, not a member, a `client_id`
-//! already stored, a `client_id` repeated within the batch, or new with the next `seq`), one multi-row insert of the new ones, one update
-//! moving each author's read marker to their newest message, and last the in-batch
+//! share goes through four steps: whether each author is active and a member (one query);
+//! the triage of each item (an inactive author, not a member, a `client_id` already stored
+//! (one lookup for the share), a `client_id` repeated within the batch, or new with the
+//! next `seq`); one round trip inserting the new ones, advancing the chat's `last_seq` and
+//! moving each author's read marker to their newest message; and last the in-batch
 //! repeats, which answer what their first occurrence got.
 
 use super::Db;
@@ -70,7 +71,6 @@ async fn store_chat_share(
     let authors = authors_standing(tx, chat, indices, batch).await?;
     let share = triage(tx, chat, last_seq, indices, batch, &authors, results).await?;
     insert(tx, chat, &share.new, batch, now, results).await?;
-    mark_authors_read(tx, chat, &share.new, batch).await?;
     resolve_in_batch_duplicates(&share.repeats, results);
     Ok(())
 }
@@ -223,8 +223,11 @@ async fn stored_duplicates<'b>(
     Ok(stored)
 }
 
-/// Inserts the new items in one multi-row `INSERT … RETURNING id, seq` and advances the
-/// chat's `last_seq` to the last of them.
+/// Stores the new items in one round trip: a multi-row `INSERT … RETURNING id, seq`, the
+/// chat's `last_seq` moved to the last of them, and each author's read marker moved to
+/// their newest message (a poster has read what they wrote; forward only). SQLite runs the
+/// three `;`-separated statements in one call; PostgreSQL prepares one statement, so there
+/// the two updates are data-modifying CTEs beside the insert (see [`OneTrip`]).
 async fn insert(
     tx: &mut Tx,
     chat: ChatId,
@@ -236,10 +239,10 @@ async fn insert(
     let Some(&(_, last_seq)) = new.last() else {
         return Ok(());
     };
-    let mut insert = QueryBuilder::<Db>::new(
-        "INSERT INTO messages (chat_id, seq, user_id, content, client_id, created_at) ",
-    );
-    insert.push_values(new, |mut row, &(i, seq)| {
+    let mut trip = OneTrip::new();
+    trip.query
+        .push("INSERT INTO messages (chat_id, seq, user_id, content, client_id, created_at) ");
+    trip.query.push_values(new, |mut row, &(i, seq)| {
         let item = &batch[i];
         row.push_bind(chat)
             .push_bind(seq)
@@ -248,8 +251,16 @@ async fn insert(
             .push_bind(item.client_id.clone())
             .push_bind(super::db_time(now));
     });
-    insert.push(" RETURNING id, seq");
-    let ids: Vec<(i64, i64)> = insert.build_query_as().fetch_all(&mut **tx).await?;
+    trip.query.push(" RETURNING id, seq");
+    trip.next("advanced");
+    trip.query
+        .push("UPDATE chats SET last_seq = ")
+        .push_bind(last_seq)
+        .push(" WHERE id = ")
+        .push_bind(chat);
+    trip.next("marked");
+    push_mark_authors_read(&mut trip.query, chat, new, batch);
+    let ids: Vec<(i64, i64)> = trip.finish().build_query_as().fetch_all(&mut **tx).await?;
     let ids: HashMap<i64, i64> = ids.into_iter().map(|(id, seq)| (seq, id)).collect();
     for &(i, seq) in new {
         let item = &batch[i];
@@ -274,31 +285,73 @@ async fn insert(
             created: true,
         }));
     }
-    sqlx::query("UPDATE chats SET last_seq = $2 WHERE id = $1")
-        .bind(chat)
-        .bind(last_seq)
-        .execute(&mut **tx)
-        .await?;
     Ok(())
 }
 
-/// Moves each author's read marker to their newest new message (a poster has read what
-/// they wrote), forward only: one `UPDATE … CASE` for all the authors of the share.
-async fn mark_authors_read(
-    tx: &mut Tx,
+/// Statements sent to the database as one. The first one's rows are the answer. SQLite
+/// runs `;`-separated statements in one call (their `$N` bind numbers run on across
+/// them); PostgreSQL prepares a single statement, so there the first becomes the CTE
+/// `answer` and each next one a data-modifying CTE, all run to completion whatever the
+/// final `SELECT * FROM answer` reads.
+struct OneTrip {
+    query: QueryBuilder<Db>,
+    /// Whether the statement being pushed is the first (whose rows are the answer).
+    at_first: bool,
+}
+
+impl OneTrip {
+    fn new() -> Self {
+        let opening = if super::SEPARATE_STATEMENTS {
+            ""
+        } else {
+            "WITH answer AS ("
+        };
+        Self {
+            query: QueryBuilder::new(opening),
+            at_first: true,
+        }
+    }
+
+    /// Ends the statement before and begins the next (`name` names its CTE).
+    fn next(&mut self, name: &str) {
+        if super::SEPARATE_STATEMENTS {
+            self.query.push("; ");
+        } else {
+            self.end_cte();
+            self.query.push(", ").push(name).push(" AS (");
+        }
+        self.at_first = false;
+    }
+
+    /// Closes the CTE being pushed; each one after the first returns a row per row written.
+    fn end_cte(&mut self) {
+        self.query
+            .push(if self.at_first { ")" } else { " RETURNING 1)" });
+    }
+
+    fn finish(mut self) -> QueryBuilder<Db> {
+        if !super::SEPARATE_STATEMENTS {
+            self.end_cte();
+            self.query.push(" SELECT * FROM answer");
+        }
+        self.query
+    }
+}
+
+/// Pushes the `UPDATE` moving each author of `new` to their newest message, forward only
+/// (one `CASE` for all the authors of the share).
+fn push_mark_authors_read(
+    update: &mut QueryBuilder<Db>,
     chat: ChatId,
     new: &[(usize, i64)],
     batch: &[PendingMessage],
-) -> sqlx::Result<()> {
+) {
     // `new` is in `seq` order, so the last insert per author is their newest message.
     let mut newest: BTreeMap<UserId, i64> = BTreeMap::new();
     for &(i, seq) in new {
         newest.insert(batch[i].author.id, seq);
     }
-    if newest.is_empty() {
-        return Ok(());
-    }
-    let mut update = QueryBuilder::<Db>::new("UPDATE memberships SET last_read_seq = CASE");
+    update.push("UPDATE memberships SET last_read_seq = CASE");
     for (&author, &seq) in &newest {
         update
             .push(" WHEN user_id = ")
@@ -317,8 +370,6 @@ async fn mark_authors_read(
         authors.push_bind(author);
     }
     authors.push_unseparated(")");
-    update.build().execute(&mut **tx).await?;
-    Ok(())
 }
 
 /// Each repeat answers what its first occurrence got (as not created), or the same error.
