@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::metrics::{WRITER_BATCH_SIZE, WRITER_COMMIT_SECONDS, WRITER_POST_SECONDS};
 use crate::model::{Event, timestamp};
 use crate::store::{PendingMessage, Store, StoredMessage};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -119,15 +121,15 @@ async fn run(
             .drain(..)
             .map(|j| (j.item, (j.reply, j.queued)))
             .unzip();
-        // The batch runs as its own task so that a bug panicking inside the store fails
-        // this batch (each sender gets `Internal`) instead of killing the writer.
-        let batch_store = store.clone();
+        // A bug panicking inside the store fails this batch (each sender gets `Internal`)
+        // instead of killing the writer; the transaction is rolled back as it unwinds. The
+        // batch runs in this task: a task of its own would add a hand-off per batch.
         metrics::histogram!(WRITER_BATCH_SIZE).record(items.len() as f64);
         let started = Instant::now();
-        let outcome =
-            tokio::spawn(async move { batch_store.store_messages(&items, timestamp::now()).await })
-                .await
-                .unwrap_or_else(|e| Err(Error::internal("writer batch", e)));
+        let outcome = AssertUnwindSafe(store.store_messages(&items, timestamp::now()))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(Error::internal("writer batch", "the store panicked")));
         metrics::histogram!(WRITER_COMMIT_SECONDS).record(started.elapsed());
         match outcome {
             Ok(results) => {
