@@ -36,10 +36,17 @@
 //! the `chat-server` binary does (`info`: one line per request) into FILE; without it, it
 //! does not log at all.
 //!
+//! With `--against-limit` every cell is also measured, right after, against the limit
+//! server (`limit.rs`: the answers `chat-server` gave to the same requests, replayed from
+//! memory by a minimal hyper server in a process of its own), and the bench prints each
+//! ratio with the targets of issue 13 (`GET` ≥ 0.30, `POST` ≥ 0.20 of the limit).
+//!
 //! The modules: `server` starts, sets up, reads back and stops the server under load;
-//! `builtin` is the in-process client; `tools` runs `wrk` and `oha` and reads their output.
+//! `builtin` is the in-process client; `tools` runs `wrk` and `oha` and reads their output;
+//! `limit` is the limit server.
 
 mod builtin;
+mod limit;
 mod server;
 mod tools;
 
@@ -58,7 +65,8 @@ const USAGE: &str = "
 http_load [--secs 8] [--warmup-secs 1] [--repeat 1] [--connections 1,16,64] [--ops get,post]
     [--tools wrk,oha,builtin] [--backends sqlite,postgres] [--users 64] [--seed 1000]
     [--limit 50] [--server-threads 2] [--client-threads 2] [--server-log FILE]
-    [--server-bin target/release/chat-server] [--sqlite-dir /tmp]
+    [--server-bin target/release/chat-server] [--sqlite-dir /tmp] [--against-limit]
+http_load limit-server FILE   (the limit server alone, answering what FILE holds)
 ";
 
 /// The page size `GET` asks for unless `--limit` says otherwise.
@@ -124,12 +132,39 @@ impl Tool {
     }
 }
 
+/// Which server a measurement loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// The chat server (in process or the binary).
+    Real,
+    /// The limit server (`--against-limit`).
+    Limit,
+}
+
+impl Which {
+    fn label(self) -> &'static str {
+        match self {
+            Which::Real => "chat-server",
+            Which::Limit => "limit",
+        }
+    }
+}
+
+/// The ratio of the real server's requests/s to the limit's that issue 13 asks of `op`.
+fn target_ratio(op: Op) -> f64 {
+    match op {
+        Op::Get => 0.30,
+        Op::Post => 0.20,
+    }
+}
+
 /// One measurement's settings.
 #[derive(Debug, Clone, Copy)]
 struct Cell {
     op: Op,
     tool: Tool,
     connections: usize,
+    server: Which,
 }
 
 /// One measurement's result.
@@ -185,6 +220,12 @@ struct Timing {
 
 fn main() {
     benches::help(USAGE);
+    if std::env::args().nth(1).as_deref() == Some("limit-server") {
+        let file = std::env::args().nth(2).expect("limit-server FILE");
+        limit::limit_main(&file);
+        return;
+    }
+    let against_limit = std::env::args().any(|a| a == "--against-limit");
     let secs: u64 = arg("--secs").map_or(8, |v| v.parse().expect("--secs: whole seconds"));
     let warmup_secs: u64 =
         arg("--warmup-secs").map_or(1, |v| v.parse().expect("--warmup-secs: whole seconds"));
@@ -280,23 +321,61 @@ fn main() {
             failures += 1;
             eprintln!("{}: the page check FAILED: {e}", heading);
         }
-        let cells = cells(&ops, &tools, &connections, |op, tool, connections| Cell {
-            op,
-            tool,
-            connections,
+        // The limit server answers what the real one answered (capturing posts one message).
+        let (limit_server, captured_posts) = if against_limit {
+            match client_rt
+                .block_on(limit::capture(&target))
+                .and_then(|captured| limit::LimitChild::spawn(&captured))
+            {
+                Ok(child) => (Some(child), 1),
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("{heading}: cannot start the limit server: {e}");
+                    (None, 1)
+                }
+            }
+        } else {
+            (None, 0)
+        };
+        let limit_target = limit_server.as_ref().map(|child| Target {
+            addr: child.addr,
+            ..target.clone()
         });
+        let servers: &[Which] = if limit_target.is_some() {
+            &[Which::Real, Which::Limit]
+        } else {
+            &[Which::Real]
+        };
+        let cells: Vec<Cell> = cells(&ops, &tools, &connections, |op, tool, connections| {
+            servers.iter().map(move |&server| Cell {
+                op,
+                tool,
+                connections,
+                server,
+            })
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         let rounds = run_rounds(
             &heading,
             &cells,
             repeat,
-            |cell| match cell.tool {
-                Tool::Builtin => client_rt.block_on(builtin::run(&target, *cell, timing)),
-                Tool::Wrk => tools::run_wrk(&target, *cell, timing, client_threads),
-                Tool::Oha => tools::run_oha(&target, *cell, timing),
+            |cell| {
+                let target = match (cell.server, &limit_target) {
+                    (Which::Limit, Some(limit_target)) => limit_target,
+                    _ => &target,
+                };
+                match cell.tool {
+                    Tool::Builtin => client_rt.block_on(builtin::run(target, *cell, timing)),
+                    Tool::Wrk => tools::run_wrk(target, *cell, timing, client_threads),
+                    Tool::Oha => tools::run_oha(target, *cell, timing),
+                }
             },
             |cell, outcome| {
                 format!(
-                    "{} {} c={}: {:.0} req/s, p50 {} ms, p99 {} ms, non-2xx {}, errors {} (load {})",
+                    "{} {} {} c={}: {:.0} req/s, p50 {} ms, p99 {} ms, non-2xx {}, errors {} (load {})",
+                    cell.server.label(),
                     cell.op.label(limit),
                     cell.tool.label(),
                     cell.connections,
@@ -310,7 +389,18 @@ fn main() {
             },
         );
         failures += rounds.failures;
-        let acknowledged_posts: u64 = rounds.runs.iter().flatten().map(|o| o.posted).sum();
+        drop(limit_server);
+        let acknowledged_posts: u64 = rounds
+            .runs
+            .iter()
+            .flatten()
+            .filter(|o| o.cell.server == Which::Real)
+            .map(|o| o.posted)
+            .sum::<u64>()
+            + captured_posts;
+        if limit_target.is_some() {
+            print_ratios(&heading, &rounds.runs, limit);
+        }
         let summaries = rounds.summaries(|o| o.per_second);
         print_table(&heading, &summaries, repeat, limit);
         match server_rt.block_on(server.stop(seed as u64 + acknowledged_posts)) {
@@ -329,19 +419,72 @@ fn main() {
     exit_if_failed(failures);
 }
 
+/// Each cell's requests/s on the real server as a share of the limit server's, judged
+/// against issue 13's targets: the median of the rounds' ratios (each round measured the
+/// two back to back).
+fn print_ratios(heading: &str, runs: &[Vec<Outcome>], limit: usize) {
+    println!("## {heading}: against the limit server\n");
+    for pair in runs.chunks(2) {
+        let [real, limit_runs] = pair else { continue };
+        let (Some(first), Some(_)) = (real.first(), limit_runs.first()) else {
+            continue;
+        };
+        let mut ratios: Vec<f64> = real
+            .iter()
+            .zip(limit_runs)
+            .map(|(r, l)| r.per_second / l.per_second)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        let wanted = target_ratio(first.cell.op);
+        let rounds: Vec<String> = real
+            .iter()
+            .zip(limit_runs)
+            .map(|(r, l)| {
+                format!(
+                    "{:.2} ({:.0} / {:.0})",
+                    r.per_second / l.per_second,
+                    r.per_second,
+                    l.per_second
+                )
+            })
+            .collect();
+        let non_2xx: u64 = real.iter().map(|o| o.non_2xx + o.errors).sum();
+        println!(
+            "- {} {} c={}: chat-server / limit = **{median:.2}** (rounds: {}; target ≥ {wanted:.2}){}: {}",
+            first.cell.op.label(limit),
+            first.cell.tool.label(),
+            first.cell.connections,
+            rounds.join(", "),
+            if non_2xx > 0 {
+                format!(", {non_2xx} non-2xx or failed")
+            } else {
+                String::new()
+            },
+            if median >= wanted && non_2xx == 0 {
+                "PASS"
+            } else {
+                "MISS"
+            },
+        );
+    }
+    println!();
+}
+
 /// The markdown table of one server's cells.
 fn print_table(heading: &str, summaries: &[Summary<Outcome>], repeat: usize, limit: usize) {
     println!("## {heading}\n");
     print_median_note(repeat, "requests/s");
     println!(
-        "| request | client | connections | users | req/s | range | p50 ms | p99 ms | max ms | responses | non-2xx | errors |"
+        "| server | request | client | connections | users | req/s | range | p50 ms | p99 ms | max ms | responses | non-2xx | errors |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for s in summaries {
         let o = &s.median;
         let range = s.range();
         println!(
-            "| {} | {} | {} | {} | {:.0} | {range} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {range} | {} | {} | {} | {} | {} | {} |",
+            o.cell.server.label(),
             o.cell.op.label(limit),
             o.cell.tool.label(),
             o.cell.connections,
