@@ -37,14 +37,6 @@ pub(crate) fn real_server_flags() -> Vec<String> {
     .into()
 }
 
-/// glibc's malloc raises its mmap threshold after a large block is freed, and from then on
-/// keeps blocks that size in its arenas: the 19 MiB argon2id buffers of every registration
-/// and login (hundreds of MiB after 100 users) would stay resident, and new sockets would
-/// be carved out of that memory without raising the RSS, hiding their cost. A fixed
-/// threshold (glibc's default, 128 KiB) gives those buffers back to the system when freed;
-/// small allocations, and so the sockets', are served as before.
-pub(crate) const MALLOC_FIXED_MMAP: (&str, &str) = ("MALLOC_MMAP_THRESHOLD_", "131072");
-
 /// Which server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
@@ -97,8 +89,7 @@ impl Server {
         parent: &Path,
         users: usize,
     ) -> Result<Self, BoxError> {
-        let child =
-            ChildServer::spawn(program, parent, &real_server_flags(), &[MALLOC_FIXED_MMAP]).await?;
+        let child = ChildServer::spawn(program, parent, &real_server_flags(), &[]).await?;
         let members = child.register_members(users).await?;
         Ok(Self {
             addr: child.addr,
@@ -154,7 +145,6 @@ impl Server {
     pub(crate) fn baseline_child() -> Result<Self, BoxError> {
         let mut child = Command::new(std::env::current_exe()?)
             .arg("baseline-server")
-            .env(MALLOC_FIXED_MMAP.0, MALLOC_FIXED_MMAP.1)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()?;
