@@ -12,7 +12,7 @@ mod sql;
 pub mod sqlite;
 
 pub use records::{
-    ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage, ReadUpdate,
+    ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage, ReadUpdate, Standing,
     StoredMessage, UserRecord,
 };
 
@@ -143,6 +143,16 @@ pub trait Store: Send + Sync {
     async fn remove_member(&self, chat: ChatId, user: UserId) -> Result<MemberChange>;
     /// Whether `user` is a member of `chat`.
     async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool>;
+    /// What every read of a chat checks first, as it stands: `user`'s account, the chat and
+    /// whether `user` is a member. The SQL stores answer in one query; this default asks
+    /// [`Store::user_by_id`], [`Store::chat`] and [`Store::is_member`] in turn.
+    async fn standing(&self, user: UserId, chat: ChatId) -> Result<Standing> {
+        Ok(Standing {
+            account: self.user_by_id(user).await?,
+            chat: self.chat(chat).await?,
+            member: self.is_member(chat, user).await?,
+        })
+    }
     /// A chat's members, ordered by id.
     async fn members(&self, chat: ChatId) -> Result<Vec<UserRecord>>;
     /// Moves `user`'s read marker in `chat` forward to `seq` (at least 0), clamped to the

@@ -82,6 +82,17 @@ pub struct ChatRecord {
     pub last_seq: i64,
 }
 
+/// A user's standing towards a chat ([`Store::standing`](super::Store::standing)).
+#[derive(Debug, Clone)]
+pub struct Standing {
+    /// The account, if it exists (active or not).
+    pub account: Option<UserRecord>,
+    /// The chat, if it exists.
+    pub chat: Option<ChatRecord>,
+    /// Whether the user is a member of the chat.
+    pub member: bool,
+}
+
 /// A validated post waiting for the group-commit writer.
 #[derive(Debug, Clone)]
 pub struct PendingMessage {

@@ -17,7 +17,90 @@ contract_tests!(
     chat_lists_carry_the_last_message,
     a_deactivation_racing_an_add_never_leaves_an_inactive_member,
     ids_of_deleted_chats_and_messages_never_come_back,
+    a_standing_reads_what_the_separate_lookups_read,
 );
+
+/// `Store::standing` (one query in the SQL stores) answers what `user_by_id`, `chat` and
+/// `is_member` answer one by one: for a member, a non-member, an admin, a deactivated
+/// member (whose membership row stays), a user and a chat that do not exist.
+async fn a_standing_reads_what_the_separate_lookups_read(t: TestCore) {
+    let (admin, [alice, bob, carol], chat) = t.chat_with_members(["alice", "bob", "carol"]).await;
+    let dave = t.user("dave").await;
+    let deactivate = UserFlagsUpdate {
+        is_active: Some(false),
+        is_superuser: None,
+    };
+    t.core
+        .auth()
+        .update_user(&admin, carol.id(), deactivate)
+        .await
+        .unwrap();
+    t.core
+        .membership()
+        .remove_member(&admin, chat, bob.id())
+        .await
+        .unwrap();
+    let missing_user = UserId(i64::from(i32::MAX));
+    let missing_chat = ChatId(i64::from(i32::MAX));
+    let users = [
+        alice.id(),
+        bob.id(),
+        carol.id(),
+        dave.id(),
+        admin.id(),
+        missing_user,
+    ];
+    let mut seen = Vec::new();
+    for user in users {
+        for chat in [chat, missing_chat] {
+            let standing = t.store.standing(user, chat).await.unwrap();
+            let account = t.store.user_by_id(user).await.unwrap();
+            let record = t.store.chat(chat).await.unwrap();
+            let member = t.store.is_member(chat, user).await.unwrap();
+            let view = |a: &Option<chatcore::store::UserRecord>| {
+                a.as_ref().map(|a| {
+                    (
+                        a.id,
+                        a.username.clone(),
+                        a.password_hash.clone(),
+                        a.is_admin,
+                        a.is_active,
+                    )
+                })
+            };
+            assert_eq!(
+                view(&standing.account),
+                view(&account),
+                "{user:?} in {chat:?}"
+            );
+            let chat_view = |c: &Option<chatcore::store::ChatRecord>| {
+                c.as_ref()
+                    .map(|c| (c.id, c.name.clone(), c.created_at, c.last_seq))
+            };
+            assert_eq!(
+                chat_view(&standing.chat),
+                chat_view(&record),
+                "{user:?} in {chat:?}"
+            );
+            assert_eq!(standing.member, member, "{user:?} in {chat:?}");
+            seen.push((
+                standing.account.map(|a| a.is_active),
+                standing.chat.is_some(),
+                standing.member,
+            ));
+        }
+    }
+    // Every case the rules tell apart came up.
+    for case in [
+        (Some(true), true, true),
+        (Some(true), true, false),
+        (Some(false), true, true),
+        (None, true, false),
+        (Some(true), false, false),
+    ] {
+        assert!(seen.contains(&case), "{case:?} in {seen:?}");
+    }
+}
 
 /// Deleting the newest chat (with the newest messages) must not free its id, nor its
 /// messages' ids, for what is created next: clients and logs keep them.

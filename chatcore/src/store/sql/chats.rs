@@ -6,7 +6,7 @@ use super::Db;
 use crate::error::{Error, Result};
 use crate::model::{Chat, ChatId, Message, UserId};
 use crate::store::sql::{MESSAGE_SELECT, MemberRow, MessageRow, internal};
-use crate::store::{ChatFilter, ChatRecord, MemberChange, ReadUpdate, UserRecord};
+use crate::store::{ChatFilter, ChatRecord, MemberChange, ReadUpdate, Standing, UserRecord};
 use sqlx::{AssertSqlSafe, Pool, Transaction};
 use std::collections::{BTreeMap, HashMap};
 use time::OffsetDateTime;
@@ -303,6 +303,70 @@ pub(super) async fn is_member(pool: &Pool<Db>, chat: ChatId, user: UserId) -> Re
     .await
     .map_err(internal("is member"))?;
     Ok(row.is_some())
+}
+
+/// The columns [`standing`] reads: the account's (each `NULL` when there is none), the
+/// chat's (likewise), and membership.
+type StandingRow = (
+    Option<UserId>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+    Option<bool>,
+    Option<ChatId>,
+    Option<String>,
+    Option<OffsetDateTime>,
+    Option<i64>,
+    bool,
+);
+
+/// A user's account, a chat and the membership between them, in one query (one statement
+/// sees one state of the three).
+pub(super) async fn standing(pool: &Pool<Db>, user: UserId, chat: ChatId) -> Result<Standing> {
+    let row: StandingRow = sqlx::query_as(
+        "SELECT u.id, u.username, u.email, u.first_name, u.last_name, u.password_hash, \
+                u.is_admin, u.is_active, c.id, c.name, c.created_at, c.last_seq, \
+                EXISTS (SELECT 1 FROM memberships m WHERE m.chat_id = $2 AND m.user_id = $1) \
+         FROM (SELECT 1 AS one) AS one \
+         LEFT JOIN users u ON u.id = $1 \
+         LEFT JOIN chats c ON c.id = $2",
+    )
+    .bind(user)
+    .bind(chat)
+    .fetch_one(pool)
+    .await
+    .map_err(internal("standing"))?;
+    let (id, username, email, first_name, last_name, password_hash, is_admin, is_active) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+    let account = (|| {
+        Some(UserRecord {
+            id: id?,
+            username: username?,
+            email: email?,
+            first_name: first_name?,
+            last_name: last_name?,
+            password_hash: password_hash?,
+            is_admin: is_admin?,
+            is_active: is_active?,
+        })
+    })();
+    let (chat_id, name, created_at, last_seq, member) = (row.8, row.9, row.10, row.11, row.12);
+    let chat = (|| {
+        Some(ChatRecord {
+            id: chat_id?,
+            name: name?,
+            created_at: created_at?,
+            last_seq: last_seq?,
+        })
+    })();
+    Ok(Standing {
+        account,
+        chat,
+        member,
+    })
 }
 
 /// A chat's members, ordered by id.

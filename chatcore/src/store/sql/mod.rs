@@ -120,7 +120,7 @@ macro_rules! impl_sql_store {
             use $crate::model::{Chat, ChatId, Message, PageLimit, PageRequest, UserId};
             use $crate::store::{
                 ChatFilter, ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage,
-                ReadUpdate, Store, StoredMessage, UserRecord,
+                ReadUpdate, Standing, Store, StoredMessage, UserRecord,
             };
 
             #[async_trait::async_trait]
@@ -290,6 +290,10 @@ macro_rules! impl_sql_store {
 
                 async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
                     chats::is_member(&self.pool, chat, user).await
+                }
+
+                async fn standing(&self, user: UserId, chat: ChatId) -> Result<Standing> {
+                    chats::standing(&self.pool, user, chat).await
                 }
 
                 async fn members(&self, chat: ChatId) -> Result<Vec<UserRecord>> {
