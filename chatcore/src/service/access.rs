@@ -10,7 +10,12 @@ use crate::store::{ChatRecord, Store, UserRecord};
 /// The actor's account as it stands; a deactivated (or vanished) account no longer acts:
 /// `Unauthenticated`, as its revoked credentials answer.
 pub(super) async fn current_account(store: &dyn Store, actor: &Actor) -> Result<UserRecord> {
-    match store.user_by_id(actor.id()).await? {
+    still_acting(store.user_by_id(actor.id()).await?)
+}
+
+/// An account as read, if it may still act (exists and is active), else `Unauthenticated`.
+fn still_acting(account: Option<UserRecord>) -> Result<UserRecord> {
+    match account {
         Some(record) if record.is_active => Ok(record),
         _ => Err(Error::Unauthenticated),
     }
@@ -52,10 +57,7 @@ pub(super) async fn readable_chat(
     // One read of the three (the SQL stores answer in one query), checked in the order of
     // the separate rules: the account, then the chat, then the membership.
     let standing = store.standing(actor.id(), chat).await?;
-    let account = match standing.account {
-        Some(account) if account.is_active => account,
-        _ => return Err(Error::Unauthenticated),
-    };
+    let account = still_acting(standing.account)?;
     let record = standing.chat.ok_or(Error::NotFound("Chat"))?;
     if account.is_admin || standing.member {
         Ok(Readable {

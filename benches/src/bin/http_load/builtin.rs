@@ -11,7 +11,7 @@ use hyper::Request;
 use std::time::Instant;
 
 /// The request of `op` with `token` (and, for a post, `body`).
-fn request(target: &Target, op: Op, token: &str, body: String) -> Request<Full<Bytes>> {
+pub(crate) fn request(target: &Target, op: Op, token: &str, body: String) -> Request<Full<Bytes>> {
     let builder = Request::builder()
         .uri(target.path(op))
         .header(http::header::HOST, target.addr.to_string())

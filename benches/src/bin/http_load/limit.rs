@@ -6,6 +6,7 @@
 //! workers as cores, like `chat-server`), and every cell is measured against both servers
 //! back to back, so the ratio of the two is read within one round.
 
+use crate::builtin::request;
 use crate::{Op, Target};
 use benches::BoxError;
 use benches::child_server::connect;
@@ -53,22 +54,8 @@ pub(crate) async fn capture(target: &Target) -> Result<Captured, BoxError> {
 
 async fn ask(target: &Target, op: Op) -> Result<Answer, BoxError> {
     let mut sender = connect(target.addr).await?;
-    let builder = Request::builder()
-        .uri(target.path(op))
-        .header(http::header::HOST, target.addr.to_string())
-        .header(
-            http::header::AUTHORIZATION,
-            format!("Token {}", target.tokens[0]),
-        );
-    let request = match op {
-        Op::Get => builder.method(http::Method::GET).body(Full::default())?,
-        Op::Post => builder
-            .method(http::Method::POST)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from_static(
-                br#"{"content": "the message whose answer the limit server repeats"}"#,
-            )))?,
-    };
+    let body = r#"{"content": "the message whose answer the limit server repeats"}"#;
+    let request = request(target, op, &target.tokens[0], body.to_owned());
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
     let headers = response

@@ -429,25 +429,18 @@ fn print_ratios(heading: &str, runs: &[Vec<Outcome>], limit: usize) {
         let (Some(first), Some(_)) = (real.first(), limit_runs.first()) else {
             continue;
         };
-        let mut ratios: Vec<f64> = real
+        let pairs: Vec<(f64, f64)> = real
             .iter()
             .zip(limit_runs)
-            .map(|(r, l)| r.per_second / l.per_second)
+            .map(|(r, l)| (r.per_second, l.per_second))
             .collect();
+        let mut ratios: Vec<f64> = pairs.iter().map(|(r, l)| r / l).collect();
         ratios.sort_by(f64::total_cmp);
         let median = ratios[ratios.len() / 2];
         let wanted = target_ratio(first.cell.op);
-        let rounds: Vec<String> = real
+        let rounds: Vec<String> = pairs
             .iter()
-            .zip(limit_runs)
-            .map(|(r, l)| {
-                format!(
-                    "{:.2} ({:.0} / {:.0})",
-                    r.per_second / l.per_second,
-                    r.per_second,
-                    l.per_second
-                )
-            })
+            .map(|(r, l)| format!("{:.2} ({r:.0} / {l:.0})", r / l))
             .collect();
         let non_2xx: u64 = real.iter().map(|o| o.non_2xx + o.errors).sum();
         println!(

@@ -339,8 +339,21 @@ pub(super) async fn standing(pool: &Pool<Db>, user: UserId, chat: ChatId) -> Res
     .fetch_one(pool)
     .await
     .map_err(internal("standing"))?;
-    let (id, username, email, first_name, last_name, password_hash, is_admin, is_active) =
-        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+    let (
+        id,
+        username,
+        email,
+        first_name,
+        last_name,
+        password_hash,
+        is_admin,
+        is_active,
+        chat_id,
+        name,
+        created_at,
+        last_seq,
+        member,
+    ) = row;
     let account = (|| {
         Some(UserRecord {
             id: id?,
@@ -353,7 +366,6 @@ pub(super) async fn standing(pool: &Pool<Db>, user: UserId, chat: ChatId) -> Res
             is_active: is_active?,
         })
     })();
-    let (chat_id, name, created_at, last_seq, member) = (row.8, row.9, row.10, row.11, row.12);
     let chat = (|| {
         Some(ChatRecord {
             id: chat_id?,

@@ -132,8 +132,8 @@ async fn triage(
     authors: &HashMap<UserId, Standing>,
     results: &mut Results,
 ) -> sqlx::Result<Share> {
-    // (author, client_id) -> index of the item in this batch that stores it.
     let stored = stored_duplicates(tx, chat, indices, batch).await?;
+    // (author, client_id) -> index of the item in this batch that stores it.
     let mut first_with_key: HashMap<(UserId, &str), usize> = HashMap::new();
     let mut share = Share {
         new: Vec::new(),
