@@ -10,7 +10,7 @@ use crate::settings::{
 };
 use chatcore::broker::redis::RedisSettings;
 use chatcore::model::Registration;
-use chatcore::{ChatCore, Config, LoginRateLimit};
+use chatcore::{CacheConfig, ChatCore, Config, LoginRateLimit};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
@@ -87,6 +87,16 @@ pub enum RegistrationMode {
     Closed,
 }
 
+/// Whether the store cache is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CacheMode {
+    /// Credentials, standings and message tails are kept in memory, checked against the
+    /// database's change counter before every answer.
+    On,
+    /// Every request reads the database.
+    Off,
+}
+
 /// The flags of `serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -115,6 +125,19 @@ pub struct ServeArgs {
     /// Whether anyone may register.
     #[arg(long, hide_env_values = true, env = "CHAT_REGISTRATION", value_enum, default_value_t = RegistrationMode::Open)]
     pub registration: RegistrationMode,
+    /// The store cache: what every request reads (the account behind a token, membership,
+    /// a chat's newest 200 messages), answered from memory when the database's change
+    /// counter says nothing changed.
+    #[arg(long, hide_env_values = true, env = "CHAT_CACHE", value_enum, default_value_t = CacheMode::On)]
+    pub cache: CacheMode,
+    /// Most bytes of message tails the cache keeps, in MiB.
+    #[arg(
+        long,
+        hide_env_values = true,
+        env = "CHAT_CACHE_TAIL_MIB",
+        default_value_t = 64
+    )]
+    pub cache_tail_mib: usize,
     /// Comma-separated addresses or CIDR blocks of reverse proxies whose X-Forwarded-For
     /// is believed.
     #[arg(long, hide_env_values = true, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = optional_proxy)]
@@ -317,6 +340,11 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = Config {
         registration_open: args.registration == RegistrationMode::Open,
         max_connections: args.database.db_max_connections,
+        cache: CacheConfig {
+            enabled: args.cache == CacheMode::On,
+            tail_bytes: args.cache_tail_mib.saturating_mul(1024 * 1024),
+            ..CacheConfig::default()
+        },
         session_ttl: Duration::from_secs(args.session_ttl),
         login_rate_limit: LoginRateLimit {
             max_failures: args.login_max_failures,
@@ -500,6 +528,16 @@ mod tests {
             cli.serve.metrics_bind.is_none(),
             "no metrics listener by default"
         );
+        assert_eq!(cli.serve.cache, CacheMode::On, "the cache is on by default");
+    }
+
+    #[test]
+    fn the_cache_goes_off_with_one_setting() {
+        let cli = parse(&["--cache", "off"]).unwrap();
+        assert_eq!(cli.serve.cache, CacheMode::Off);
+        assert!(parse(&["--cache", "maybe"]).is_err());
+        let cli = parse(&["--cache-tail-mib", "8"]).unwrap();
+        assert_eq!(cli.serve.cache_tail_mib, 8);
     }
 
     #[test]

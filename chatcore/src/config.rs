@@ -60,6 +60,30 @@ impl Default for LoginRateLimit {
     }
 }
 
+/// The store cache (`chatcore::store::cache`): what every request reads, kept in memory
+/// and checked against the database's change counter before each answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Whether the cache is used (`CHAT_CACHE=off` turns it off).
+    pub enabled: bool,
+    /// Most credentials, and most (user, chat) standings, kept (each map evicts the least
+    /// recently used beyond it).
+    pub entries: usize,
+    /// Most bytes of message tails kept, over every chat (the least recently read chat's
+    /// tail goes first); each chat keeps at most its newest 200 messages.
+    pub tail_bytes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            entries: 10_000,
+            tail_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
 /// The core's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -86,6 +110,8 @@ pub struct Config {
     pub login_rate_limit: LoginRateLimit,
     /// Database connections in the pool.
     pub max_connections: u32,
+    /// The store cache.
+    pub cache: CacheConfig,
 }
 
 impl Default for Config {
@@ -102,6 +128,7 @@ impl Default for Config {
             registration_open: true,
             login_rate_limit: LoginRateLimit::default(),
             max_connections: 8,
+            cache: CacheConfig::default(),
         }
     }
 }

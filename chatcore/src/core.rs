@@ -8,6 +8,7 @@ use crate::service::{
     AuthService, Authenticator, CoreAuth, CoreMembership, CoreMessaging, MembershipService,
     MessagingService,
 };
+use crate::store::cache::CachedStore;
 use crate::store::{self, Store};
 use crate::writer::Writer;
 use async_trait::async_trait;
@@ -116,6 +117,10 @@ impl ChatCore {
         config: Config,
     ) -> Result<Self> {
         let config = Arc::new(config);
+        let store: Arc<dyn Store> = match config.cache.enabled {
+            true => Arc::new(CachedStore::new(store, &config.cache)),
+            false => store,
+        };
         // SQLite has one writer per process (it has one write lock anyway).
         let shards = match store.backend() {
             "sqlite" => 1,

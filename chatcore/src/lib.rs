@@ -34,7 +34,7 @@ mod writer;
 #[cfg(feature = "engine")]
 pub use crate::{
     auth::{Actor, ClientInfo, Credential},
-    config::{Config, LoginRateLimit, PasswordHashing},
+    config::{CacheConfig, Config, LoginRateLimit, PasswordHashing},
     core::{ChatCore, HealthCheck, Services},
     service::{
         AuthService, Authenticator, ExternalIdentity, MembershipService, MessagingService,

@@ -2,9 +2,6 @@
 //! Nothing is exported from this crate: with no recorder installed every call is a no-op,
 //! and a front end that wants them installs a recorder and serves it (chat-server's
 //! `--metrics-bind`), calling [`describe`] once after installing it.
-//!
-//! Not recorded yet: cache hits and misses (issue 13). There is no cache; the caching `Store`
-//! decorator, when it comes, names its counters here and records them where it looks up.
 
 use metrics::{Unit, describe_counter, describe_histogram};
 
@@ -20,6 +17,15 @@ pub const WRITER_POST_SECONDS: &str = "chat_writer_post_seconds";
 pub const LOGIN_FAILURES: &str = "chat_login_failures_total";
 /// Password checks the login limiter refused before any password work (counter).
 pub const LOGIN_LIMITER_REFUSALS: &str = "chat_login_limiter_refusals_total";
+
+/// Lookups the store cache answered from memory, by `cache` (`token`, `standing`, `tail`)
+/// (counter).
+pub const CACHE_HITS: &str = "chat_cache_hits_total";
+/// Lookups the store cache passed to the store, by `cache` (counter).
+pub const CACHE_MISSES: &str = "chat_cache_misses_total";
+/// Times the store cache was emptied because the database's change counter moved: a
+/// revocation, an account, membership or chat change (counter).
+pub const CACHE_FLUSHES: &str = "chat_cache_flushes_total";
 
 /// Describes the core's metrics to the installed recorder (their `# HELP` lines).
 pub fn describe() {
@@ -47,5 +53,20 @@ pub fn describe() {
         LOGIN_LIMITER_REFUSALS,
         Unit::Count,
         "Password checks refused by the login rate limiter."
+    );
+    describe_counter!(
+        CACHE_HITS,
+        Unit::Count,
+        "Store cache lookups answered from memory, by cache (token, standing, tail)."
+    );
+    describe_counter!(
+        CACHE_MISSES,
+        Unit::Count,
+        "Store cache lookups passed to the store, by cache (token, standing, tail)."
+    );
+    describe_counter!(
+        CACHE_FLUSHES,
+        Unit::Count,
+        "Times the store cache was emptied because the database's change counter moved."
     );
 }

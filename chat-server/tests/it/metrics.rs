@@ -75,6 +75,17 @@ async fn the_metrics_listener_serves_every_family_after_requests_logins_and_a_so
     app.post_login("root", "wrong password").await.expect(400);
     app.post_login("root", "wrong password").await.expect(429);
 
+    // The second page comes from memory; a rename moves the database's change counter,
+    // so the next read empties the cache.
+    let page = format!("/api/chat/{}/message/", chat.id);
+    app.get(&page, &admin).await.expect(200);
+    app.get(&page, &admin).await.expect(200);
+    let renamed = json!({ "name": "renamed" });
+    app.patch(&format!("/api/chat/{}/", chat.id), &admin, renamed)
+        .await
+        .expect(200);
+    app.get(&page, &admin).await.expect(200);
+
     let mut ws = socket(&app, &admin, chat.id).await;
     app.post(
         &format!("/api/chat/{}/message/", chat.id),
@@ -123,6 +134,11 @@ async fn the_metrics_listener_serves_every_family_after_requests_logins_and_a_so
         ("chat_writer_batch_size_count", &[], 1.0),
         ("chat_writer_commit_seconds_count", &[], 1.0),
         ("chat_writer_post_seconds_count", &[], 1.0),
+        ("chat_cache_hits_total", &[("cache", "token")], 1.0),
+        ("chat_cache_hits_total", &[("cache", "standing")], 1.0),
+        ("chat_cache_hits_total", &[("cache", "tail")], 1.0),
+        ("chat_cache_misses_total", &[("cache", "tail")], 1.0),
+        ("chat_cache_flushes_total", &[], 1.0),
     ];
     for (name, labels, at_least) in grown {
         let delta = after.value(name, labels) - before.value(name, labels);
@@ -142,6 +158,9 @@ async fn the_metrics_listener_serves_every_family_after_requests_logins_and_a_so
         ("chat_writer_post_seconds", "histogram"),
         ("chat_login_failures_total", "counter"),
         ("chat_login_limiter_refusals_total", "counter"),
+        ("chat_cache_hits_total", "counter"),
+        ("chat_cache_misses_total", "counter"),
+        ("chat_cache_flushes_total", "counter"),
     ] {
         assert!(
             after.has_family(family, kind),

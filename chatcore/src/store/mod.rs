@@ -3,6 +3,7 @@
 //! per area), written once for the SQL the two engines have in common; they differ only in
 //! how they connect and how a write transaction begins.
 
+pub mod cache;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod records;
@@ -12,8 +13,8 @@ mod sql;
 pub mod sqlite;
 
 pub use records::{
-    ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage, ReadUpdate, Standing,
-    StoredMessage, UserRecord,
+    CacheStamp, ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage, ReadUpdate,
+    Standing, StoredMessage, UserRecord,
 };
 
 use crate::error::{Error, Result};
@@ -174,6 +175,16 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Result<StoredMessage>>>;
     /// A page of a chat's history, oldest first (authors with e-mail).
     async fn history(&self, chat: ChatId, page: PageRequest) -> Result<Vec<Message>>;
+
+    // --- caching ---
+    /// What [`CachedStore`](cache::CachedStore) compares before every answer: the
+    /// database's change counter and, when `chat` is given, that chat's `last_seq`. Read on
+    /// every call of a cached method, so it must be cheap. `None` (the default): this store
+    /// keeps no such counter and is never cached.
+    async fn cache_stamp(&self, chat: Option<ChatId>) -> Result<Option<CacheStamp>> {
+        let _ = chat;
+        Ok(None)
+    }
 }
 
 /// Which chats [`Store::chats`] returns.

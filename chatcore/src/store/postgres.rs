@@ -60,6 +60,14 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// [`Store::cache_stamp`](super::Store::cache_stamp): one query.
+    async fn read_cache_stamp(
+        &self,
+        chat: Option<crate::model::ChatId>,
+    ) -> crate::Result<super::CacheStamp> {
+        chats::cache_stamp(&self.pool, chat).await
+    }
 }
 
 /// Begins a write transaction (the chat row locks order the writes).

@@ -148,3 +148,14 @@ pub struct FlagsChange {
     /// When the change deactivated the account: its chats with their `last_seq`.
     pub deactivated_in: Vec<(ChatId, i64)>,
 }
+
+/// What a cache compares before it answers ([`Store::cache_stamp`](super::Store::cache_stamp)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStamp {
+    /// The database's change counter: bumped in the transaction of every change that can
+    /// make a cached answer wrong (a revoked credential, an account, membership or chat
+    /// change; not a new message).
+    pub epoch: i64,
+    /// The chat's `last_seq`, when a chat was asked about and exists.
+    pub last_seq: Option<i64>,
+}

@@ -2,10 +2,14 @@
 //! `synchronous=FULL` (acknowledged means durable), `busy_timeout` 5 s, and every write
 //! transaction `BEGIN IMMEDIATE` so writers queue for the lock instead of failing on upgrade.
 
+use super::CacheStamp;
 use super::sql::impl_sql_store;
+use crate::model::ChatId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::FormatItem;
@@ -37,6 +41,45 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sql
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Answers [`Store::cache_stamp`](super::Store::cache_stamp) for a database on disk.
+    stamps: Option<Arc<StampReader>>,
+}
+
+/// A second connection to the database file, through rusqlite (the same SQLite library as
+/// sqlx's), that reads only the cache stamp. The read takes microseconds and is answered on
+/// the calling thread: a pool connection would cost a round trip to its own thread, as much
+/// as the lookups the cache saves. In WAL mode it never waits for writers; should it fail
+/// (a `SQLITE_BUSY` while another connection recovers the WAL), the pool answers instead.
+#[derive(Debug)]
+struct StampReader(Mutex<rusqlite::Connection>);
+
+impl StampReader {
+    /// Opens the file read-only in spirit (`query_only`), without waiting on locks.
+    fn open(path: &Path) -> rusqlite::Result<Self> {
+        use rusqlite::OpenFlags;
+        let connection = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        connection.pragma_update(None, "query_only", true)?;
+        Ok(Self(Mutex::new(connection)))
+    }
+
+    /// The stamp, read on this thread.
+    fn read(&self, chat: Option<ChatId>) -> rusqlite::Result<CacheStamp> {
+        // A panic cannot leave the connection half-used: a poisoned lock is still usable.
+        let connection = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut statement = connection.prepare_cached(chats::CACHE_STAMP)?;
+        statement.query_row([chat.map(|c| c.0)], |row| {
+            Ok(CacheStamp {
+                epoch: row.get(0)?,
+                last_seq: row.get(1)?,
+            })
+        })
+    }
 }
 
 impl SqliteStore {
@@ -54,16 +97,41 @@ impl SqliteStore {
             // A connection to a file cannot drop like a network one: no ping (a round trip
             // to the connection's thread) before each use.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| crate::Error::internal("open sqlite", e))?;
         super::migrate(&MIGRATOR, &pool).await?;
-        Ok(Self { pool })
+        // An in-memory database has no file a second connection could open: its stamps
+        // come from the pool.
+        let file = options.get_filename();
+        let stamps = match file.is_file() {
+            true => match StampReader::open(file) {
+                Ok(reader) => Some(Arc::new(reader)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cache stamps from the pool: no second connection");
+                    None
+                }
+            },
+            false => None,
+        };
+        Ok(Self { pool, stamps })
     }
 
     /// The connection pool (for tests that read tables directly).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// [`Store::cache_stamp`](super::Store::cache_stamp): from the synchronous reader when
+    /// there is one and it answers, else one query on the pool.
+    async fn read_cache_stamp(&self, chat: Option<ChatId>) -> crate::Result<CacheStamp> {
+        if let Some(reader) = &self.stamps {
+            match reader.read(chat) {
+                Ok(stamp) => return Ok(stamp),
+                Err(e) => tracing::debug!(error = %e, "cache stamp from the pool"),
+            }
+        }
+        chats::cache_stamp(&self.pool, chat).await
     }
 }
 

@@ -67,8 +67,9 @@ pub struct TestCore {
     pub broker: Arc<LocalBroker>,
     /// Its database, for tests that inspect tables.
     pub raw: Raw,
+    sqlite_url: Option<String>,
     _dir: Option<tempfile::TempDir>,
-    _schema: Option<PgTestSchema>,
+    schema: Option<PgTestSchema>,
 }
 
 impl TestCore {
@@ -78,7 +79,9 @@ impl TestCore {
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
         let store = SqliteStore::open(&url, 8).await.unwrap();
         let raw = Raw::Sqlite(store.pool().clone());
-        Self::assemble(Arc::new(store), raw, config, Some(dir), None)
+        let mut t = Self::assemble(Arc::new(store), raw, config, Some(dir), None);
+        t.sqlite_url = Some(url);
+        t
     }
 
     /// A core in a fresh schema of `CHAT_TEST_POSTGRES_URL`'s database; `None` (after a
@@ -122,9 +125,29 @@ impl TestCore {
             store,
             broker,
             raw,
+            sqlite_url: None,
             _dir: dir,
-            _schema: schema,
+            schema,
         }
+    }
+
+    /// A second store on this core's database, with its own connections: what another
+    /// process or node sees.
+    pub async fn second_store(&self) -> Arc<dyn Store> {
+        match (&self.sqlite_url, &self.schema) {
+            (Some(url), _) => Arc::new(SqliteStore::open(url, 8).await.unwrap()),
+            (None, Some(schema)) => Arc::new(schema.store(8).await.unwrap()),
+            (None, None) => unreachable!("a test core is on SQLite or PostgreSQL"),
+        }
+    }
+
+    /// A second core (another process or node) on this core's database: its own
+    /// connections, its own store cache, its own in-process broker.
+    pub async fn second_core(&self) -> ChatCore {
+        let store = self.second_store().await;
+        let config = self.core.config().clone();
+        let broker = Arc::new(LocalBroker::new(config.subscriber_buffer));
+        ChatCore::with_parts(store, broker, config).unwrap()
     }
 
     /// A second core on this core's database with another broker (a test double, or a

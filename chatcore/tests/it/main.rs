@@ -4,6 +4,7 @@
 mod fixture;
 
 mod auth;
+mod cache;
 mod membership;
 mod messaging;
 mod migrations;

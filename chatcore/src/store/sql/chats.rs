@@ -6,7 +6,9 @@ use super::Db;
 use crate::error::{Error, Result};
 use crate::model::{Chat, ChatId, Message, UserId};
 use crate::store::sql::{MESSAGE_SELECT, MemberRow, MessageRow, internal};
-use crate::store::{ChatFilter, ChatRecord, MemberChange, ReadUpdate, Standing, UserRecord};
+use crate::store::{
+    CacheStamp, ChatFilter, ChatRecord, MemberChange, ReadUpdate, Standing, UserRecord,
+};
 use sqlx::{AssertSqlSafe, Pool, Transaction};
 use std::collections::{BTreeMap, HashMap};
 use time::OffsetDateTime;
@@ -98,6 +100,21 @@ pub(super) async fn create(
         _ => Error::internal("create chat", e),
     })?
 }
+
+/// The change counter and `chat`'s `last_seq` (`None` for no chat, or a missing one), in
+/// one statement.
+pub(super) async fn cache_stamp(pool: &Pool<Db>, chat: Option<ChatId>) -> Result<CacheStamp> {
+    let (epoch, last_seq): (i64, Option<i64>) = sqlx::query_as(CACHE_STAMP)
+        .bind(chat)
+        .fetch_one(pool)
+        .await
+        .map_err(internal("cache stamp"))?;
+    Ok(CacheStamp { epoch, last_seq })
+}
+
+/// The statement of [`cache_stamp`] (also run by SQLite's synchronous reader).
+pub(super) const CACHE_STAMP: &str = "SELECT n, (SELECT last_seq FROM chats WHERE id = $1) \
+     FROM cache_epoch WHERE id = 1";
 
 /// A chat's own row.
 pub(super) async fn get(pool: &Pool<Db>, id: ChatId) -> Result<Option<ChatRecord>> {

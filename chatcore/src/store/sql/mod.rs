@@ -119,8 +119,8 @@ macro_rules! impl_sql_store {
             use $crate::error::Result;
             use $crate::model::{Chat, ChatId, Message, PageLimit, PageRequest, UserId};
             use $crate::store::{
-                ChatFilter, ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage,
-                ReadUpdate, Standing, Store, StoredMessage, UserRecord,
+                CacheStamp, ChatFilter, ChatRecord, FlagsChange, MemberChange, NewUserRecord,
+                PendingMessage, ReadUpdate, Standing, Store, StoredMessage, UserRecord,
             };
 
             #[async_trait::async_trait]
@@ -319,6 +319,10 @@ macro_rules! impl_sql_store {
 
                 async fn history(&self, chat: ChatId, page: PageRequest) -> Result<Vec<Message>> {
                     messages::history(&self.pool, chat, page).await
+                }
+
+                async fn cache_stamp(&self, chat: Option<ChatId>) -> Result<Option<CacheStamp>> {
+                    self.read_cache_stamp(chat).await.map(Some)
                 }
             }
         };
