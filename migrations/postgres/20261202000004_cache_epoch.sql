@@ -1,6 +1,5 @@
 -- One counter that every change able to make a cached answer wrong bumps in its own
--- transaction: a revoked token or session, an account changed (profile, password, flags)
--- or deleted, a membership added or removed, a chat renamed or deleted. Caches
+-- transaction: a revoked token, an account changed (profile, password, flags) or deleted, a membership added or removed, a chat renamed or deleted. Caches
 -- (chatcore::store::cache) compare it before every answer, so a change made by any process
 -- (another node, the CLI, an operator's SQL) acts on the next request. Posts do not bump
 -- it: a chat's `last_seq` is compared instead.
@@ -14,7 +13,9 @@ CREATE TABLE cache_epoch (
 );
 INSERT INTO cache_epoch (id, n) VALUES (1, 0);
 
-CREATE FUNCTION cache_epoch_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Bound to the schema it was made in, whatever the search_path of the session firing it.
+CREATE FUNCTION cache_epoch_bump() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     UPDATE cache_epoch SET n = n + 1 WHERE id = 1;
     RETURN NULL;
@@ -24,8 +25,7 @@ $$;
 CREATE CONSTRAINT TRIGGER cache_epoch_token_deleted AFTER DELETE ON api_tokens
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cache_epoch_bump();
 
-CREATE CONSTRAINT TRIGGER cache_epoch_session_deleted AFTER DELETE ON sessions
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cache_epoch_bump();
+-- Sessions are not cached: ending one (or sweeping expired ones) empties no cache.
 
 -- Row locks (`SET is_active = is_active`) change nothing and do not count.
 CREATE CONSTRAINT TRIGGER cache_epoch_user_changed AFTER UPDATE ON users
@@ -56,6 +56,23 @@ CREATE CONSTRAINT TRIGGER cache_epoch_chat_deleted AFTER DELETE ON chats
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cache_epoch_bump();
 
 -- Messages are only ever added (by the writer, which moves `chats.last_seq`); one changed
--- by hand counts too (a chat's deletion already counts once, above).
+-- or deleted by hand counts too. Deletion counts once per statement (a chat's thousands of
+-- messages go in one), at once rather than at commit: only a chat's deletion deletes
+-- messages, under the chat's row lock, which every other change of that chat takes first.
 CREATE CONSTRAINT TRIGGER cache_epoch_message_changed AFTER UPDATE ON messages
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cache_epoch_bump();
+
+CREATE TRIGGER cache_epoch_messages_deleted AFTER DELETE ON messages
+    FOR EACH STATEMENT EXECUTE FUNCTION cache_epoch_bump();
+
+-- TRUNCATE fires no row trigger.
+CREATE TRIGGER cache_epoch_truncated AFTER TRUNCATE ON api_tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION cache_epoch_bump();
+CREATE TRIGGER cache_epoch_truncated AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION cache_epoch_bump();
+CREATE TRIGGER cache_epoch_truncated AFTER TRUNCATE ON memberships
+    FOR EACH STATEMENT EXECUTE FUNCTION cache_epoch_bump();
+CREATE TRIGGER cache_epoch_truncated AFTER TRUNCATE ON chats
+    FOR EACH STATEMENT EXECUTE FUNCTION cache_epoch_bump();
+CREATE TRIGGER cache_epoch_truncated AFTER TRUNCATE ON messages
+    FOR EACH STATEMENT EXECUTE FUNCTION cache_epoch_bump();

@@ -2,7 +2,7 @@
 
 use crate::http::ctx::Ctx;
 use crate::http::query::QueryInt;
-use crate::http::response::json;
+use crate::http::response::{json, json_bytes};
 use crate::http::{ApiError, Body};
 use chatcore::model::{ChatId, NewMessage, PageLimit, PageRequest, ReadRequest};
 use http::{Response, StatusCode};
@@ -30,12 +30,12 @@ pub async fn list(ctx: Ctx) -> Result<Response<Body>, ApiError> {
         query.after_seq.map(|q| q.0),
         limit,
     )?;
-    let messages = ctx
+    let page = ctx
         .services()
         .messaging
-        .history(ctx.actor()?, id, page)
+        .history_json(ctx.actor()?, id, page)
         .await?;
-    Ok(json(StatusCode::OK, &messages))
+    Ok(json_bytes(StatusCode::OK, page))
 }
 
 /// `POST /api/chat/{id}/message/` `{content, client_id?}` → 201 with the stored message

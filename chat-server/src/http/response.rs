@@ -11,14 +11,7 @@ pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// `value` as a JSON response with `status`. API answers are per-user, so none is cached.
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_vec(value) {
-        Ok(bytes) => {
-            let mut resp = Response::new(full(bytes));
-            *resp.status_mut() = status;
-            resp.headers_mut().insert(CONTENT_TYPE, JSON);
-            resp.headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
+        Ok(bytes) => json_bytes(status, bytes),
         Err(e) => {
             // Our wire types always serialize; reaching this is a bug.
             tracing::error!(error = %e, "a response failed to serialize");
@@ -30,6 +23,17 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bo
             resp
         }
     }
+}
+
+/// JSON already serialized (a history page the core assembled from cached messages) as a
+/// response with `status`, with the headers of [`json`].
+pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response<Body> {
+    let mut resp = Response::new(full(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, JSON);
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// 204 without a body.

@@ -217,3 +217,78 @@ async fn a_socket_on_one_node_receives_what_is_posted_on_another() {
     drop((bob_on_a, alice_on_b));
     cluster.stop().await;
 }
+
+/// Each node's store cache answers what the other node changed at once: a post stored on B
+/// is in A's next page, a member removed on B gets 403 on A, a token logged out on B gets
+/// 401 on A (the database's change counter is read before every cached answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_node_answers_what_the_other_changed_on_its_next_request() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    let (a, b) = (&cluster.a, &cluster.b);
+    let (alice, alice_token) = user(a, "alice").await;
+    let (bob, bob_token) = user(b, "bob").await;
+    let chat = chat(a, &[alice, bob]).await;
+    let root_token = b
+        .core
+        .auth()
+        .login("root", PASSWORD, &Default::default())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let call = |node: &Node, method: reqwest::Method, path: &str, token: &str| {
+        http.request(method, format!("http://{}{path}", node.address))
+            .header("authorization", format!("Token {token}"))
+    };
+    let page = format!("/api/chat/{chat}/message/");
+    let contents = |answer: Value| -> Vec<String> {
+        answer
+            .as_array()
+            .expect("a page is a list")
+            .iter()
+            .map(|m| m["content"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let read = |node: &Node, token: &str| call(node, reqwest::Method::GET, &page, token).send();
+
+    // Cached on A: the same page twice.
+    for _ in 0..2 {
+        let answer = read(a, &bob_token).await.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert!(contents(answer.json().await.unwrap()).is_empty());
+    }
+    // A post acknowledged on B is in A's very next page.
+    let posted = call(b, reqwest::Method::POST, &page, &alice_token)
+        .json(&json!({"content": "stored on B"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let answer = read(a, &bob_token).await.unwrap();
+    assert_eq!(contents(answer.json().await.unwrap()), ["stored on B"]);
+
+    // Bob removed on B: 403 on A at once.
+    let removal = format!("/api/chat/{chat}/user/{}/", bob.0);
+    let removed = call(b, reqwest::Method::DELETE, &removal, &root_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(removed.status().is_success(), "{}", removed.status());
+    assert_eq!(read(a, &bob_token).await.unwrap().status(), 403);
+
+    // Alice logs out on B: her token is refused on A at once.
+    assert_eq!(read(a, &alice_token).await.unwrap().status(), 200);
+    let logout = call(
+        b,
+        reqwest::Method::POST,
+        "/api/accounts/logout/",
+        &alice_token,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(logout.status().is_success(), "{}", logout.status());
+    assert_eq!(read(a, &alice_token).await.unwrap().status(), 401);
+    cluster.stop().await;
+}

@@ -54,11 +54,16 @@ impl Actor {
     /// address stays for the user themself and for admins; everyone else gets the
     /// [hidden form](User::hidden) (`email` is `""`).
     pub fn view_of(&self, user: User) -> User {
-        if self.is_admin || self.user.id == user.id {
+        if self.sees_address_of(user.id) {
             user
         } else {
             user.hidden()
         }
+    }
+
+    /// Whether this actor sees `user`'s e-mail address ([`Actor::view_of`]'s rule).
+    pub fn sees_address_of(&self, user: UserId) -> bool {
+        self.is_admin || self.user.id == user
     }
 
     /// Each of `users` as this actor may see it ([`Actor::view_of`]).

@@ -93,6 +93,16 @@ impl MessagingService for CoreMessaging {
             .collect())
     }
 
+    async fn history_json(
+        &self,
+        actor: &Actor,
+        chat: ChatId,
+        page: PageRequest,
+    ) -> Result<Vec<u8>> {
+        readable_chat(&*self.store, actor, chat).await?;
+        self.store.history_json(chat, page, actor).await
+    }
+
     async fn mark_read(&self, actor: &Actor, chat: ChatId, seq: i64) -> Result<ReadMarker> {
         if seq < 0 {
             return Err(Error::invalid("seq", "must be 0 or more"));

@@ -206,6 +206,19 @@ pub trait MessagingService: Send + Sync {
     /// A page of history, oldest first (members and admins).
     async fn history(&self, actor: &Actor, chat: ChatId, page: PageRequest)
     -> Result<Vec<Message>>;
+    /// The same page as the JSON list the REST API answers (`[` messages `]`, compact):
+    /// byte for byte `serde_json::to_vec` of [`MessagingService::history`]'s answer, which
+    /// is what this default does. The core's own answers from its cache, where each message
+    /// is serialized once.
+    async fn history_json(
+        &self,
+        actor: &Actor,
+        chat: ChatId,
+        page: PageRequest,
+    ) -> Result<Vec<u8>> {
+        let messages = self.history(actor, chat, page).await?;
+        serde_json::to_vec(&messages).map_err(|e| crate::Error::internal("serialize a page", e))
+    }
     /// Marks `chat` read up to `seq` for the actor (members only; `seq` 0 or more, else
     /// `Invalid`). The marker only moves forward and stops at the chat's last message; when
     /// it moves, the actor's streams of the chat get a `read` event (no one else's).

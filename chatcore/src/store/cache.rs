@@ -25,6 +25,7 @@ use super::{
     CacheStamp, ChatFilter, ChatRecord, FlagsChange, MemberChange, NewUserRecord, PendingMessage,
     ReadUpdate, Standing, Store, StoredMessage, UserRecord,
 };
+use crate::auth::Actor;
 use crate::config::CacheConfig;
 use crate::error::Result;
 use crate::metrics::{CACHE_FLUSHES, CACHE_HITS, CACHE_MISSES};
@@ -64,8 +65,44 @@ struct State {
 /// A chat's newest messages: every message with `seq` in `(from, from + len]`, in order.
 struct Tail {
     from: i64,
-    messages: VecDeque<Message>,
+    messages: VecDeque<Entry>,
     bytes: usize,
+}
+
+/// A message as a tail keeps it: with its JSON as the API sends it, serialized once, with
+/// the author's address and without ([`Actor::view_of`]).
+struct Entry {
+    message: Message,
+    full: Box<[u8]>,
+    hidden: Box<[u8]>,
+}
+
+impl Entry {
+    /// `None` if the message does not serialize (then no tail holds it: the store answers).
+    fn new(message: Message) -> Option<Self> {
+        let full = serde_json::to_vec(&message).ok()?.into_boxed_slice();
+        let mut hidden = message.clone();
+        hidden.user = hidden.user.hidden();
+        let hidden = serde_json::to_vec(&hidden).ok()?.into_boxed_slice();
+        Some(Self {
+            message,
+            full,
+            hidden,
+        })
+    }
+
+    /// What it costs in a tail, roughly.
+    fn bytes(&self) -> usize {
+        message_bytes(&self.message) + self.full.len() + self.hidden.len()
+    }
+
+    /// Its JSON as `viewer` may see it.
+    fn json_for(&self, viewer: &Actor) -> &[u8] {
+        match viewer.sees_address_of(self.message.user.id) {
+            true => &self.full,
+            false => &self.hidden,
+        }
+    }
 }
 
 impl CachedStore {
@@ -135,13 +172,18 @@ impl CachedStore {
 
     /// A page from the chat's tail, reading into the tail first what it lacks; `None`
     /// when the tail cannot answer (the store does).
-    async fn page_from_tail(
+    async fn page_from_tail<R>(
         &self,
         chat: ChatId,
         page: PageRequest,
-        stamp: CacheStamp,
-        last_seq: i64,
-    ) -> Result<Option<Vec<Message>>> {
+        answer: impl FnOnce(&Tail, PageRequest) -> Option<R>,
+    ) -> Result<Option<R>> {
+        let Some(stamp) = self.stamp(Some(chat)).await else {
+            return Ok(None);
+        };
+        let Some(last_seq) = stamp.last_seq else {
+            return Ok(None);
+        };
         if !Tail::may_cover(page, last_seq) {
             return Ok(None);
         }
@@ -165,7 +207,7 @@ impl CachedStore {
         let answer = self
             .under(stamp.epoch, |s| {
                 let tail = s.tails.get(&chat)?;
-                (tail.last() >= last_seq).then(|| tail.page(page))?
+                (tail.last() >= last_seq).then(|| answer(tail, page))?
             })
             .flatten();
         Self::count("tail", fill.is_none() && answer.is_some());
@@ -240,10 +282,14 @@ impl Tail {
         {
             return None;
         }
-        let bytes = read.iter().map(message_bytes).sum();
+        let messages = read
+            .into_iter()
+            .map(Entry::new)
+            .collect::<Option<VecDeque<Entry>>>()?;
+        let bytes = TAIL_OVERHEAD + messages.iter().map(Entry::bytes).sum::<usize>();
         Some(Self {
             from,
-            messages: read.into(),
+            messages,
             bytes,
         })
     }
@@ -258,12 +304,15 @@ impl Tail {
             if message.seq != self.last() + 1 {
                 break;
             }
-            self.bytes += message_bytes(&message);
-            self.messages.push_back(message);
+            let Some(entry) = Entry::new(message) else {
+                break;
+            };
+            self.bytes += entry.bytes();
+            self.messages.push_back(entry);
         }
         while self.messages.len() as i64 > TAIL_LEN {
             if let Some(old) = self.messages.pop_front() {
-                self.bytes -= message_bytes(&old);
+                self.bytes -= old.bytes();
                 self.from += 1;
             }
         }
@@ -276,15 +325,37 @@ impl Tail {
         lo >= (last_seq - TAIL_LEN).max(0) || hi == lo
     }
 
+    /// The entries of the page, if the tail holds all of it.
+    fn entries(&self, page: PageRequest) -> Option<impl Iterator<Item = &Entry>> {
+        let (lo, hi) = bounds(page, self.last());
+        let (start, end) = match hi == lo {
+            true => (0, 0),
+            false => (
+                usize::try_from(lo - self.from).ok()?,
+                usize::try_from(hi - self.from).ok()?,
+            ),
+        };
+        Some(self.messages.range(start..end))
+    }
+
     /// The page, as the store would answer it, if the tail holds all of it.
     fn page(&self, page: PageRequest) -> Option<Vec<Message>> {
-        let (lo, hi) = bounds(page, self.last());
-        if hi == lo {
-            return Some(Vec::new());
+        Some(self.entries(page)?.map(|e| e.message.clone()).collect())
+    }
+
+    /// The page as the API's JSON list for `viewer`: the messages' JSON joined.
+    fn page_json(&self, page: PageRequest, viewer: &Actor) -> Option<Vec<u8>> {
+        let parts: Vec<&[u8]> = self.entries(page)?.map(|e| e.json_for(viewer)).collect();
+        let mut json = Vec::with_capacity(2 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+        json.push(b'[');
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(part);
         }
-        let start = usize::try_from(lo - self.from).ok()?;
-        let end = usize::try_from(hi - self.from).ok()?;
-        Some(self.messages.range(start..end).cloned().collect())
+        json.push(b']');
+        Some(json)
     }
 }
 
@@ -304,6 +375,10 @@ fn bounds(page: PageRequest, last: i64) -> (i64, i64) {
         }
     }
 }
+
+/// What a tail costs besides its messages (its entry in the map, its queue), so that even
+/// empty tails count against the budget.
+const TAIL_OVERHEAD: usize = 128;
 
 /// What a message costs in a tail, roughly: its text fields and a fixed part.
 fn message_bytes(m: &Message) -> usize {
@@ -536,13 +611,23 @@ impl Store for CachedStore {
     }
 
     async fn history(&self, chat: ChatId, page: PageRequest) -> Result<Vec<Message>> {
-        if let Some(stamp) = self.stamp(Some(chat)).await
-            && let Some(last_seq) = stamp.last_seq
-            && let Some(messages) = self.page_from_tail(chat, page, stamp, last_seq).await?
-        {
-            return Ok(messages);
+        match self.page_from_tail(chat, page, Tail::page).await? {
+            Some(messages) => Ok(messages),
+            None => self.inner.history(chat, page).await,
         }
-        self.inner.history(chat, page).await
+    }
+
+    async fn history_json(
+        &self,
+        chat: ChatId,
+        page: PageRequest,
+        viewer: &Actor,
+    ) -> Result<Vec<u8>> {
+        let json = |tail: &Tail, page| tail.page_json(page, viewer);
+        match self.page_from_tail(chat, page, json).await? {
+            Some(json) => Ok(json),
+            None => self.inner.history_json(chat, page, viewer).await,
+        }
     }
 
     async fn cache_stamp(&self, chat: Option<ChatId>) -> Result<Option<CacheStamp>> {

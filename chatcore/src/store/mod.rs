@@ -17,6 +17,7 @@ pub use records::{
     Standing, StoredMessage, UserRecord,
 };
 
+use crate::auth::Actor;
 use crate::error::{Error, Result};
 use crate::model::{Chat, ChatId, Message, PageLimit, PageRequest, UserId};
 use async_trait::async_trait;
@@ -175,6 +176,24 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Result<StoredMessage>>>;
     /// A page of a chat's history, oldest first (authors with e-mail).
     async fn history(&self, chat: ChatId, page: PageRequest) -> Result<Vec<Message>>;
+
+    /// The page as the JSON list the API answers, each author as `viewer` may see them
+    /// ([`Actor::view_message`]): byte for byte `serde_json::to_vec` of the viewed
+    /// [`Store::history`], which is what this default does.
+    async fn history_json(
+        &self,
+        chat: ChatId,
+        page: PageRequest,
+        viewer: &Actor,
+    ) -> Result<Vec<u8>> {
+        let messages: Vec<Message> = self
+            .history(chat, page)
+            .await?
+            .into_iter()
+            .map(|m| viewer.view_message(m))
+            .collect();
+        serde_json::to_vec(&messages).map_err(|e| Error::internal("serialize a page", e))
+    }
 
     // --- caching ---
     /// What [`CachedStore`](cache::CachedStore) compares before every answer: the

@@ -62,6 +62,9 @@ impl StampReader {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         connection.pragma_update(None, "query_only", true)?;
+        // Never sleep on a lock (rusqlite's default would wait 5 s on the runtime's thread,
+        // holding the mutex): a busy database is asked through the pool instead.
+        connection.busy_timeout(Duration::ZERO)?;
         Ok(Self(Mutex::new(connection)))
     }
 

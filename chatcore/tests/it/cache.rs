@@ -19,6 +19,7 @@ contract_tests!(
     a_chat_deleted_on_another_node_is_gone_next,
     a_post_stored_on_another_node_is_in_the_next_page,
     a_profile_changed_on_another_node_shows_in_cached_pages,
+    changes_made_by_hand_in_sql_act_next,
     pages_from_the_tail_are_the_pages_the_store_holds,
     tails_stay_within_their_byte_budget,
     random_interleavings_on_two_nodes_read_what_the_store_holds,
@@ -130,19 +131,53 @@ async fn a_profile_changed_on_another_node_shows_in_cached_pages(t: TestCore) {
     assert_eq!(t.history(&bob, chat).await[0].user.first_name, "Alice");
 }
 
+async fn changes_made_by_hand_in_sql_act_next(t: TestCore) {
+    let (_, [alice, bob], chat) = t.chat_with_members(["alice", "bob"]).await;
+    for content in ["one", "abusive", "three"] {
+        t.post(&alice, chat, content).await;
+    }
+    assert_eq!(contents(&t.history(&bob, chat).await).len(), 3);
+    t.raw
+        .execute("DELETE FROM messages WHERE content = 'abusive'")
+        .await;
+    assert_eq!(contents(&t.history(&bob, chat).await), ["one", "three"]);
+    t.raw
+        .execute("UPDATE messages SET content = 'edited' WHERE content = 'one'")
+        .await;
+    assert_eq!(contents(&t.history(&bob, chat).await), ["edited", "three"]);
+    t.raw.execute("DELETE FROM api_tokens").await;
+    let (_, token) = t.user_with_token("carol").await;
+    t.by_token(&token).await.unwrap();
+    t.raw.execute("UPDATE users SET is_active = FALSE").await;
+    assert_eq!(kind(t.by_token(&token).await), ErrorKind::Unauthenticated);
+}
+
 async fn pages_from_the_tail_are_the_pages_the_store_holds(t: TestCore) {
-    let (_, [alice], chat) = t.chat_with_members(["alice"]).await;
+    let (admin, [alice, bob], chat) = t.chat_with_members(["alice", "bob"]).await;
     let truth = uncached(&t).await;
-    // Lengths around the tail's (200): a page may need what the tail has dropped.
+    // Lengths around the tail's (200): a page may need what the tail has dropped. Each
+    // viewer sees addresses differently: the admin all, an author their own.
     for n in 1..=230 {
-        t.post(&alice, chat, &format!("m{n}")).await;
+        let author = if n % 3 == 0 { &bob } else { &alice };
+        t.post(author, chat, &format!("m{n}")).await;
         if n % 23 != 0 && n != 1 && n < 225 {
             continue;
         }
         for page in every_page(n) {
-            let cached = t.core.messaging().history(&alice, chat, page).await;
-            let stored = truth.messaging().history(&alice, chat, page).await;
-            assert_eq!(cached.ok(), stored.ok(), "{page:?} with {n} messages");
+            for viewer in [&admin, &alice, &bob] {
+                let messaging = t.core.messaging();
+                let cached = messaging.history(viewer, chat, page).await.unwrap();
+                let json = messaging.history_json(viewer, chat, page).await.unwrap();
+                let stored = truth.messaging().history(viewer, chat, page).await.unwrap();
+                assert_eq!(cached, stored, "{page:?} with {n} messages");
+                let expected = serde_json::to_vec(&stored).unwrap();
+                assert_eq!(
+                    String::from_utf8(json).unwrap(),
+                    String::from_utf8(expected).unwrap(),
+                    "{page:?} with {n} messages, as {}",
+                    viewer.user().username
+                );
+            }
         }
     }
 }

@@ -46,6 +46,15 @@ impl Raw {
             .expect("the column can be read"))
     }
 
+    /// Runs one statement, as an operator would by hand.
+    pub async fn execute(&self, sql: &str) {
+        on_pool!(self, p => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(p)
+            .await
+            .map(|_| ())
+            .expect("the statement runs"))
+    }
+
     /// `SELECT COUNT(*) FROM table`.
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
