@@ -23,7 +23,8 @@ pub async fn handle(state: AppState, router: &Router, req: Request<Body>) -> Res
         _ => UNMATCHED_ROUTE,
     };
     let timer = RequestTimer::start(route, req.method());
-    let resp = answer(state, found, req).await;
+    // One request: the store cache reads the database's change counter once for it.
+    let resp = chatcore::store::cache::one_request(answer(state, found, req)).await;
     timer.finish(resp.status());
     resp
 }

@@ -36,8 +36,15 @@ fn return_large_blocks_to_the_system() {
 async fn run() -> ExitCode {
     let cli = chat_server::cli::Cli::parse();
     // Logs go to stderr (stdout is for the commands' own output), coloured only on a terminal.
+    // A thread of their own writes them, buffered and flushed whenever it has caught up: a
+    // request does not wait for a write to stderr (one per line), and under load many lines
+    // go out in one. Never lossy: a full queue makes the logging thread wait. The guard
+    // flushes what is left when `run` returns.
+    let (writer, _flush_at_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -32,6 +32,7 @@ use crate::metrics::{CACHE_FLUSHES, CACHE_HITS, CACHE_MISSES};
 use crate::model::{Chat, ChatId, Cursor, MAX_PAGE_LIMIT, Message, PageLimit, PageRequest, UserId};
 use async_trait::async_trait;
 use lru::LruCache;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,6 +40,50 @@ use time::OffsetDateTime;
 
 /// The longest tail a chat keeps: the largest page.
 const TAIL_LEN: i64 = MAX_PAGE_LIMIT as i64;
+
+tokio::task_local! {
+    /// The stamps one request has read ([`one_request`]).
+    static REQUEST_STAMPS: RefCell<RequestStamps>;
+}
+
+/// Runs `request` as one request of a front end: the cache reads the database's change
+/// counter (and each chat's `last_seq`) once for it instead of at every call — a REST
+/// request authenticates, checks its standing and reads a page on one reading. Its
+/// answers are those of the moment of that reading; the next request reads again. Wrap
+/// each request, never a long-lived task (a WebSocket session reads at every call).
+pub async fn one_request<F: Future>(request: F) -> F::Output {
+    REQUEST_STAMPS
+        .scope(RefCell::new(RequestStamps::default()), request)
+        .await
+}
+
+/// What one request has read: the counter, and the chats' `last_seq`s read with it.
+#[derive(Default)]
+struct RequestStamps {
+    epoch: Option<i64>,
+    chats: Vec<(ChatId, Option<i64>)>,
+}
+
+impl RequestStamps {
+    fn get(&self, chat: Option<ChatId>) -> Option<CacheStamp> {
+        let epoch = self.epoch?;
+        let last_seq = match chat {
+            None => None,
+            Some(chat) => self.chats.iter().find(|(c, _)| *c == chat)?.1,
+        };
+        Some(CacheStamp { epoch, last_seq })
+    }
+
+    fn put(&mut self, chat: Option<ChatId>, stamp: CacheStamp) {
+        if self.epoch != Some(stamp.epoch) {
+            self.chats.clear();
+            self.epoch = Some(stamp.epoch);
+        }
+        if let Some(chat) = chat {
+            self.chats.push((chat, stamp.last_seq));
+        }
+    }
+}
 
 /// The caching decorator: wraps any [`Store`] whose [`Store::cache_stamp`] answers (one that
 /// does not is passed through untouched).
@@ -130,8 +175,17 @@ impl CachedStore {
     /// The stamp, or `None` when the store cannot give one (or failed to: the store's own
     /// answer will say what is wrong).
     async fn stamp(&self, chat: Option<ChatId>) -> Option<CacheStamp> {
+        let read_before = REQUEST_STAMPS.try_with(|r| r.borrow().get(chat));
+        if let Ok(Some(stamp)) = read_before {
+            return Some(stamp);
+        }
         match self.inner.cache_stamp(chat).await {
-            Ok(stamp) => stamp,
+            Ok(Some(stamp)) => {
+                let _outside_a_request =
+                    REQUEST_STAMPS.try_with(|r| r.borrow_mut().put(chat, stamp));
+                Some(stamp)
+            }
+            Ok(None) => None,
             Err(e) => {
                 tracing::debug!(error = %e, "no cache stamp: the store answers");
                 None

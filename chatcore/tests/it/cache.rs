@@ -7,7 +7,7 @@ use crate::fixture::{PASSWORD, TestCore, contract_tests, kind, text};
 use chatcore::broker::LocalBroker;
 use chatcore::model::{ChatId, Message, PageRequest, ProfileUpdate, UserFlagsUpdate};
 use chatcore::store::Store;
-use chatcore::store::cache::CachedStore;
+use chatcore::store::cache::{CachedStore, one_request};
 use chatcore::{Actor, CacheConfig, ChatCore, ClientInfo, Config, Credential, ErrorKind};
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ contract_tests!(
     changes_made_by_hand_in_sql_act_next,
     pages_from_the_tail_are_the_pages_the_store_holds,
     tails_stay_within_their_byte_budget,
+    one_request_reads_the_counter_once_and_the_next_reads_again,
     random_interleavings_on_two_nodes_read_what_the_store_holds,
 );
 
@@ -207,6 +208,26 @@ async fn tails_stay_within_their_byte_budget(t: TestCore) {
             assert!(cached.tail_bytes() <= 4096, "{} bytes", cached.tail_bytes());
         }
     }
+}
+
+async fn one_request_reads_the_counter_once_and_the_next_reads_again(t: TestCore) {
+    let (_, token) = t.user_with_token("alice").await;
+    let hash = chatcore::auth::sha256_hex(&token);
+    let cached = CachedStore::new(t.store.clone(), &CacheConfig::default());
+    let other = t.second_core().await;
+    one_request(async {
+        assert!(cached.token_user(&hash).await.unwrap().is_some());
+        other.auth().logout(&token).await.unwrap();
+        // The same request: the same reading of the database.
+        assert!(cached.token_user(&hash).await.unwrap().is_some());
+    })
+    .await;
+    one_request(async {
+        assert!(cached.token_user(&hash).await.unwrap().is_none());
+    })
+    .await;
+    // Outside any request, every call reads.
+    assert!(cached.token_user(&hash).await.unwrap().is_none());
 }
 
 /// Two caching nodes and a core that does not cache, all on one database; a seeded run of
