@@ -285,7 +285,8 @@ pub fn shutdown_on_signals() -> CancellationToken {
                 () = sigterm => tracing::info!("SIGTERM received"),
             }
             if second {
-                tracing::warn!("second signal: exiting without waiting for open connections");
+                // Straight to stderr: `process::exit` skips the log thread's final flush.
+                eprintln!("second signal: exiting without waiting for open connections");
                 std::process::exit(130);
             }
             cancel.cancel();

@@ -38,9 +38,9 @@ async fn run() -> ExitCode {
     // Logs go to stderr (stdout is for the commands' own output), coloured only on a terminal.
     // A thread of their own writes them, buffered and flushed whenever it has caught up: a
     // request does not wait for a write to stderr (one per line), and under load many lines
-    // go out in one. Never lossy: a full queue makes the logging thread wait. The guard
-    // flushes what is left when `run` returns.
-    let (writer, _flush_at_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+    // go out in one. Never lossy: a full queue makes the logging call wait (as a write to
+    // stderr did). Dropping the guard flushes what is left.
+    let (writer, flush_at_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(std::io::BufWriter::new(std::io::stderr()));
     tracing_subscriber::fmt()
@@ -54,7 +54,10 @@ async fn run() -> ExitCode {
     // One rustls provider for every TLS user (PostgreSQL over TLS); an error only means one
     // is installed already.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    match chat_server::cli::run(cli).await {
+    let outcome = chat_server::cli::run(cli).await;
+    // The log lines first, then the final error after them.
+    drop(flush_at_exit);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -8,6 +8,7 @@ use crate::broker::{Broker, EventFrame};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{ChatId, Cursor, Event, Message, NewMessage, PageRequest, ReadMarker};
+use crate::store::cache::one_request;
 use crate::store::{PendingMessage, Store};
 use crate::validate;
 use crate::writer::Writer;
@@ -144,10 +145,12 @@ impl MessagingService for CoreMessaging {
         // after reaches the registered stream; a message committed in between is in the
         // live stream or in the store. (Dropping the receiver on a refusal unregisters.)
         let receiver = self.broker.subscribe(chat);
+        // A fresh reading of the store cache's stamp (a scope of its own, not the request's):
+        // the check must see what was committed before the registration.
         let Readable {
             chat: record,
             admin,
-        } = readable_chat(&*self.store, actor, chat).await?;
+        } = one_request(readable_chat(&*self.store, actor, chat)).await?;
         let now_at = record.last_seq;
         if after_seq.is_some_and(|seq| seq > now_at) {
             // A client cannot have seen it: resuming there would skip messages to come.

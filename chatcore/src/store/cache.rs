@@ -5,9 +5,9 @@
 //!
 //! **Why it is never stale.** Before every answer it reads the store's
 //! [`CacheStamp`]: a change counter that the database itself bumps (triggers, in the same
-//! transaction) on every change that can make a cached answer wrong — a token or session
-//! deleted, an account changed, a membership added or removed, a chat renamed or deleted —
-//! and the chat's `last_seq`. A counter newer than the one the entries were read under
+//! transaction) on every change that can make a cached answer wrong — a token deleted, an
+//! account changed, a membership added or removed, a chat renamed or deleted, a message
+//! changed or deleted by hand — and the chat's `last_seq`. (Sessions are not cached.) A counter newer than the one the entries were read under
 //! empties the cache; a `last_seq` beyond a chat's tail reads just the missing messages.
 //! The changes may come from this process, another node, the CLI or an operator's SQL: a
 //! revocation acts on the next request everywhere, and a message is in every node's pages
@@ -48,7 +48,8 @@ tokio::task_local! {
 
 /// Runs `request` as one request of a front end: the cache reads the database's change
 /// counter (and each chat's `last_seq`) once for it instead of at every call — a REST
-/// request authenticates, checks its standing and reads a page on one reading. Its
+/// request that authenticates, checks its standing and reads a page reads twice (with the
+/// token, then with the chat), not three times. Its
 /// answers are those of the moment of that reading; the next request reads again. Wrap
 /// each request, never a long-lived task (a WebSocket session reads at every call).
 pub async fn one_request<F: Future>(request: F) -> F::Output {
